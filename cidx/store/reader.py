@@ -1,0 +1,130 @@
+"""Reading one consistent generation.
+
+A query runs inside `IndexReader.snapshot()`: one SQLite read transaction (WAL snapshot) fixes the
+generation; the HNSW index and Tantivy index of exactly that generation are used, loaded once and
+kept (the daemon keeps an IndexReader warm; a standalone query makes a fresh one). `loads` counts
+every disk load so tests can prove that a warm cache does none.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import sqlite3
+
+from cidx.errors import IndexMissingError, StoreCorruptError
+from cidx.store import fts, metadata, vectors
+from cidx.store.layout import IndexLayout
+
+
+@dataclass(frozen=True)
+class LoadedGeneration:
+    generation: int
+    model: str
+    dim: int
+    chunk_count: int
+    vectors: vectors.VectorSearcher
+    fts: object  # tantivy.Index
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    conn: sqlite3.Connection  # inside a read transaction: rows of exactly `loaded.generation`
+    loaded: LoadedGeneration
+
+    @property
+    def generation(self) -> int:
+        return self.loaded.generation
+
+    def chunks(self, ids) -> dict[int, metadata.ChunkRow]:
+        return metadata.fetch_chunks(self.conn, ids)
+
+    def iter_chunks(self):
+        return metadata.iter_chunks(self.conn)
+
+
+class IndexReader:
+    def __init__(self, layout: IndexLayout):
+        self.layout = layout
+        self.loads: Counter = Counter()
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        self._loaded: LoadedGeneration | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def loaded_generation(self) -> int | None:
+        return self._loaded.generation if self._loaded else None
+
+    def evict(self) -> None:
+        """Drop the loaded indexes (TTL expiry); the next snapshot loads them again."""
+        with self._load_lock:
+            self._loaded = None
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        if not self.layout.exists():
+            raise IndexMissingError(f"no index yet in {self.layout.dir.parent.parent}; run `cidx index` first")
+        conn = self._take_connection()
+        try:
+            for attempt in range(5):
+                conn.execute("BEGIN")
+                try:
+                    state = metadata.get_state(conn)  # the first read fixes the WAL snapshot
+                    generation = int(state.get("generation", 0))
+                    if generation == 0:
+                        raise IndexMissingError(
+                            f"no index yet in {self.layout.dir.parent.parent}; run `cidx index` first")
+                    loaded = self._ensure_loaded(generation, state, conn)
+                    break
+                except FileNotFoundError:
+                    # A writer committed twice since our snapshot and removed these files: retry.
+                    conn.execute("ROLLBACK")
+                    if attempt == 4:
+                        raise StoreCorruptError(
+                            f"{self.layout.dir}: index files of generation {generation} are missing; "
+                            "run `cidx index --clear`") from None
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            try:
+                yield Snapshot(conn, loaded)
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            self._pool.put(conn)
+
+    def _take_connection(self) -> sqlite3.Connection:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            self.loads["sqlite"] += 1
+            return metadata.connect(self.layout.sqlite_path)
+
+    def _ensure_loaded(self, generation: int, state: dict, conn) -> LoadedGeneration:
+        current = self._loaded
+        if current is not None and current.generation == generation:
+            return current
+        with self._load_lock:
+            current = self._loaded
+            if current is not None and current.generation == generation:
+                return current
+            dim = int(state["dim"])
+            chunk_count = metadata.count_rows(conn)[1]
+            hnsw = vectors.load_index(self.layout.hnsw_path(generation), dim)
+            self.loads["hnsw"] += 1
+            text_index = fts.open_reader(self.layout.fts_dir(generation))
+            self.loads["fts"] += 1
+            current = LoadedGeneration(generation, state["model"], dim, chunk_count,
+                                       vectors.VectorSearcher(hnsw, chunk_count), text_index)
+            self._loaded = current
+            return current

@@ -1,0 +1,40 @@
+from cidx.results import Hit
+from cidx.search.fusion import RRF_K, reciprocal_rank_fusion
+
+
+def hit(path, start=1, source="semantic", snippet=""):
+    return Hit(path, start, start + 9, "python", 0.0, source, snippet)
+
+
+def test_found_by_both_ranks_first_and_says_so():
+    fused = reciprocal_rank_fusion([hit("a"), hit("b")], [hit("b", source="fts"), hit("c", source="fts")], 10)
+    assert [h.path for h in fused] == ["b", "a", "c"]
+    assert fused[0].source == "semantic+fts"
+    assert fused[0].score == 1 / (RRF_K + 2) + 1 / (RRF_K + 1)
+    assert [h.source for h in fused[1:]] == ["semantic", "fts"]
+
+
+def test_one_side_empty_keeps_the_other_order():
+    assert [h.path for h in reciprocal_rank_fusion([hit("x"), hit("y")], [], 10)] == ["x", "y"]
+    assert [h.path for h in reciprocal_rank_fusion([], [hit("y", source="fts"), hit("x", source="fts")], 10)] == ["y", "x"]
+    assert reciprocal_rank_fusion([], [], 10) == []
+
+
+def test_ties_break_by_path_then_line_deterministically():
+    fused = reciprocal_rank_fusion([hit("b")], [hit("a", source="fts")], 10)
+    assert [h.path for h in fused] == ["a", "b"]  # equal scores (both rank 1)
+
+
+def test_duplicates_within_one_side_vote_once():
+    fused = reciprocal_rank_fusion([hit("a"), hit("a")], [], 10)
+    assert len(fused) == 1 and fused[0].score == 1 / (RRF_K + 1)
+
+
+def test_same_file_different_chunks_are_different_hits_and_limit_applies():
+    fused = reciprocal_rank_fusion([hit("a", 1), hit("a", 11), hit("b")], [], 2)
+    assert [(h.path, h.start_line) for h in fused] == [("a", 1), ("a", 11)]
+
+
+def test_fts_snippet_is_kept_when_both_found_it():
+    fused = reciprocal_rank_fusion([hit("a", snippet="sem")], [hit("a", source="fts", snippet="text")], 10)
+    assert fused[0].snippet == "text"

@@ -1,0 +1,62 @@
+import pytest
+
+from cidx.errors import UsageError
+from cidx.params import QueryParams, parse_query_args
+
+
+def test_defaults():
+    p = parse_query_args(["parse", "config"])
+    assert p == QueryParams(text="parse config")
+    assert p.mode == "semantic" and p.limit == 10 and p.ef == 96
+
+
+@pytest.mark.parametrize("argv, mode", [
+    (["x", "--fts"], "fts"), (["x", "--hybrid"], "hybrid"), (["x", "--fts", "--semantic"], "hybrid"),
+    (["x", "--semantic"], "semantic"),
+])
+def test_modes(argv, mode):
+    assert parse_query_args(argv).mode == mode
+
+
+def test_every_option_is_parsed():
+    p = parse_query_args(["a", "b", "--fts", "-l", "7", "--language", "python", "--language", "go",
+                          "--exclude-language", "markdown", "--path-filter", "src/*", "--exclude-path", "tests/*",
+                          "--min-score", "0.5", "--accuracy", "high", "--edit-distance", "2", "--case-sensitive",
+                          "--snippet-lines", "0", "--json"])
+    assert p == QueryParams(text="a b", mode="fts", limit=7, languages=("python", "go"),
+                            exclude_languages=("markdown",), path_filters=("src/*",), exclude_paths=("tests/*",),
+                            min_score=0.5, accuracy="high", edit_distance=2, case_sensitive=True, regex=False,
+                            snippet_lines=0, output="json")
+    assert parse_query_args(["a", "--fts", "--fuzzy"]).edit_distance == 1
+    assert parse_query_args(["a", "-q"]).output == "quiet"
+    assert parse_query_args(["a.*b", "--fts", "--regex"]).regex
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["   "], "empty query"),
+    (["x", "--limit", "0"], "--limit"),
+    (["x", "--limit", "abc"], "whole number"),
+    (["x", "--limit", "100000"], "--limit"),
+    (["x", "--accuracy", "extreme"], "accuracy"),
+    (["x", "--fts", "--edit-distance", "3"], "edit-distance"),
+    (["(unclosed", "--fts", "--regex"], "invalid regex"),
+    (["x", "--regex"], "--fts"),
+    (["x", "--case-sensitive"], "--fts"),
+    (["x", "--json", "-q"], "one of"),
+    (["x", "--no-such-option"], "unrecognized"),
+    ([], "required"),
+    (["x" * 10_001], "too long"),
+])
+def test_bad_input_is_one_usage_error(argv, fragment):
+    with pytest.raises(UsageError) as err:
+        parse_query_args(argv)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_wire_round_trip_and_rejects_junk():
+    p = parse_query_args(["x", "--hybrid", "--language", "python", "--path-filter", "src/*"])
+    assert QueryParams.from_wire(p.to_wire()) == p
+    with pytest.raises(UsageError):
+        QueryParams.from_wire('{"text": "x", "evil": 1}')
+    with pytest.raises(UsageError):
+        QueryParams.from_wire("not json")
