@@ -10,6 +10,7 @@ generation: until it commits, readers keep the old index.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -21,12 +22,15 @@ from cidx.errors import IndexCancelled
 from cidx.source.chunker import chunk_text
 from cidx.source.discover import SourceFile, discover_files, read_source
 from cidx.source.languages import language_for
+from cidx.store import failpoints
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock
 from cidx.store.metadata import FileRow
 from cidx.store.writer import Batch, NewChunk, StoreWriter
 
-BATCH_FILES = 200
+# A generation is committed every BATCH_FILES files or BATCH_CHUNKS chunks: the resume granularity.
+# CIDX_INDEX_BATCH_FILES tunes it (smaller: more resume points, more commits).
+BATCH_FILES = int(os.environ.get("CIDX_INDEX_BATCH_FILES", "200"))
 BATCH_CHUNKS = 2000
 EMBED_SLICE = 64  # chunks per embed call: progress and cancel checks happen this often
 
@@ -178,6 +182,7 @@ class _Run:
             return
         self._emit("commit", "")
         self.writer.commit(batch)
+        failpoints.reached("after_first_batch")
 
     def _emit(self, phase: str, current: str) -> None:
         elapsed = self.clock() - self.started

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cidx.errors import UsageError
-from cidx.store import metadata, vectors
+from cidx.store import failpoints, metadata, vectors
 from cidx.store.fts import FtsGenerationWriter
 from cidx.store.layout import IndexLayout, fsync_dir, remove_path
 from cidx.store.metadata import FileRow
@@ -123,6 +123,7 @@ class StoreWriter:
             if deleted > max(1000, live):
                 index, deleted = self._compact(index, batch, old_ids, ids), 0
             vectors.save_index(index, hnsw_path)
+            failpoints.reached("after_hnsw_saved")
 
             fts = FtsGenerationWriter(None if (batch.clear or not self.generation) else self.layout.fts_dir(self.generation),
                                       fts_dir)
@@ -133,8 +134,10 @@ class StoreWriter:
                 for chunk_id, chunk in zip(path_ids, batch.chunks[path]):
                     fts.add(chunk_id, path, chunk.text)
             fts.commit()
+            failpoints.reached("after_fts_committed")
             fsync_dir(self.layout.dir)
             self._commit_sqlite(batch, ids, new_gen, next_id, deleted)
+            failpoints.reached("after_sqlite_commit")
         except BaseException:
             self._hnsw = None  # the in-memory index may hold the aborted batch: reload next time
             if fts is not None:
@@ -226,3 +229,4 @@ class StoreWriter:
                 "generation": new_gen, "next_chunk_id": next_id, "deleted_vectors": deleted,
                 "model": self.model, "dim": self.dim, "last_index_time": time.time(),
             })
+            failpoints.reached("before_sqlite_commit")

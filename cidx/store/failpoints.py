@@ -1,0 +1,18 @@
+"""Named points inside a generation commit where crash tests kill the process (kill -9 semantics).
+
+`CIDX_FAILPOINT=<name>` makes the process SIGKILL itself on reaching that point; unset, this is one
+dict lookup. Randomised kills in tests/reliability complement these deterministic ones.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = ("after_hnsw_saved", "after_fts_committed", "before_sqlite_commit", "after_sqlite_commit",
+          "after_first_batch")
+
+
+def reached(name: str) -> None:
+    if os.environ.get("CIDX_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,121 @@
+"""Indexing a real git repository with the real model, then changing it and re-indexing."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from cidx.config import Config, write_config
+from cidx.indexer import run_index
+from cidx.params import QueryParams
+from cidx.search.engine import SearchEngine
+from cidx.store.check import verify_index
+from cidx.store.layout import IndexLayout
+from cidx.store.reader import IndexReader
+from tests.conftest import FIXTURE_FILES, git
+
+
+def chunks_by_path(config: Config) -> dict[str, list[tuple[int, int, int]]]:
+    conn = sqlite3.connect(config.index_dir / "meta.sqlite")
+    rows = conn.execute("SELECT path, id, start_line, end_line FROM chunks ORDER BY path, start_line").fetchall()
+    conn.close()
+    out: dict[str, list] = {}
+    for path, cid, start, end in rows:
+        out.setdefault(path, []).append((cid, start, end))
+    return out
+
+
+def search(config, embedder, text, **kw):
+    engine = SearchEngine(IndexReader(IndexLayout(config.index_dir)), lambda: embedder)
+    return engine.query(QueryParams(text=text, **kw))
+
+
+@pytest.fixture
+def indexed(fixture_repo, embedder):
+    config = Config(root=fixture_repo)
+    write_config(config)
+    summary = run_index(config, embedder)
+    return config, summary
+
+
+def test_first_index_stores_every_file_and_line(indexed):
+    config, summary = indexed
+    assert summary.files_indexed == len(FIXTURE_FILES) == summary.files_total
+    assert summary.chunks_embedded == summary.chunks_indexed > 0
+    stored = chunks_by_path(config)
+    assert set(stored) == set(FIXTURE_FILES)
+    for path, chunks in stored.items():
+        line_count = (config.root / path).read_text().count("\n")
+        covered = set()
+        for _, start, end in chunks:
+            covered.update(range(start, end + 1))
+        assert covered == set(range(1, line_count + 1)), path
+    assert verify_index(IndexLayout(config.index_dir)) == []
+
+
+def test_reindex_unchanged_costs_nothing(indexed, embedder):
+    config, first = indexed
+    again = run_index(config, embedder)
+    assert (again.files_indexed, again.chunks_embedded, again.files_removed) == (0, 0, 0)
+    assert again.files_unchanged == len(FIXTURE_FILES)
+    assert again.generation == first.generation  # nothing changed: no new generation
+
+
+def test_modify_delete_add_then_incremental(indexed, embedder):
+    config, first = indexed
+    before = chunks_by_path(config)
+    root = config.root
+    (root / "src/http_client.py").write_text("def fetch_with_timeout(url):\n    return url  # zebra unicorn\n")
+    os.remove(root / "lib/sorting.go")
+    (root / "src/new_module.py").write_text("def quaternion_multiply(a, b):\n    return a * b\n")
+    git(root, "add", "-A")
+    summary = run_index(config, embedder)
+    assert (summary.files_indexed, summary.files_removed) == (2, 1)
+    assert summary.files_unchanged == len(FIXTURE_FILES) - 2
+    assert summary.generation == first.generation + 1
+    after = chunks_by_path(config)
+    assert set(after) == set(FIXTURE_FILES) - {"lib/sorting.go"} | {"src/new_module.py"}
+    for path in set(FIXTURE_FILES) - {"lib/sorting.go", "src/http_client.py"}:
+        assert after[path] == before[path], f"{path} was re-chunked although unchanged"
+    assert [c[1:] for c in after["src/new_module.py"]] == [(1, 2)]
+    assert verify_index(IndexLayout(config.index_dir)) == []
+    # every store answers with the new generation
+    assert search(config, embedder, "BubbleSort", mode="fts").hits == ()
+    assert [h.path for h in search(config, embedder, "zebra", mode="fts").hits] == ["src/http_client.py"]
+    assert search(config, embedder, "multiply two quaternions").hits[0].path == "src/new_module.py"
+
+
+def test_touch_without_content_change_embeds_nothing(indexed, embedder):
+    config, _ = indexed
+    path = config.root / "src/geometry.js"
+    os.utime(path, ns=(1, 1))
+    summary = run_index(config, embedder)
+    assert (summary.files_indexed, summary.chunks_embedded) == (0, 0)
+    assert run_index(config, embedder).files_unchanged == len(FIXTURE_FILES)  # manifest took the new mtime
+
+
+def test_clear_rebuilds_from_the_embedding_cache(indexed, embedder):
+    config, first = indexed
+    summary = run_index(config, embedder, clear=True)
+    assert summary.files_indexed == len(FIXTURE_FILES)
+    assert summary.chunks_embedded == 0 and summary.chunks_cached == first.chunks_indexed
+    assert verify_index(IndexLayout(config.index_dir)) == []
+
+
+def test_fts_only_rebuilds_the_text_index(indexed, embedder):
+    config, first = indexed
+    summary = run_index(config, embedder, fts_only=True)
+    assert summary.generation == first.generation + 1
+    assert [h.path for h in search(config, embedder, "circleArea", mode="fts").hits] == ["src/geometry.js"]
+    assert verify_index(IndexLayout(config.index_dir)) == []
+
+
+def test_old_generation_files_are_collected(indexed, embedder):
+    config, _ = indexed
+    for i in range(3):
+        (config.root / "src/new_module.py").write_text(f"value = {i}\n")
+        run_index(config, embedder)
+    generations = {g for g, _ in IndexLayout(config.index_dir).generation_files()}
+    assert len(generations) == 2  # the committed one and the previous one
