@@ -8,7 +8,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 
@@ -70,6 +69,11 @@ def index(clear: bool, fts_only: bool) -> None:
     if clear and fts_only:
         raise UsageError("choose one of --clear and --fts-only")
     config = find_and_load()
+    if config.daemon.enabled and os.environ.get("CIDX_NO_DAEMON") != "1":
+        from cidx.client.daemon_index import index_via_daemon
+
+        if index_via_daemon(config, clear=clear, fts_only=fts_only):
+            return
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
@@ -102,11 +106,55 @@ def query(args: tuple[str, ...]) -> None:
 
 
 @cli.command()
-def status() -> None:
+@click.option("--verify", is_flag=True, help="also check that the three stores agree")
+def status(verify: bool) -> None:
     """Show the config, the index and (when enabled) the daemon."""
     from cidx.status import collect_status, print_status
 
-    print_status(collect_status(find_and_load()))
+    print_status(collect_status(find_and_load(), verify=verify))
+
+
+@cli.command()
+def start() -> None:
+    """Start this repository's daemon (queries also start it on demand)."""
+    from cidx.client.control import start_daemon
+
+    config = find_and_load()
+    if not config.daemon.enabled:
+        raise UsageError("the daemon is disabled for this repository; run `cidx config --daemon` first")
+    status = start_daemon(config)
+    click.echo(f"daemon running (pid {status['pid']}) on {status['socket']}")
+
+
+@cli.command()
+def stop() -> None:
+    """Stop this repository's daemon."""
+    from cidx.client.control import stop_daemon
+
+    pid = stop_daemon(find_and_load())
+    click.echo("no daemon was running" if pid is None else f"daemon stopped (pid {pid})")
+
+
+@cli.command("config")
+@click.option("--daemon/--no-daemon", "daemon", default=None, help="enable or disable the daemon")
+@click.option("--daemon-ttl", type=click.FloatRange(min=0.001, max=1e6), default=None,
+              help="minutes the daemon keeps indexes in memory after the last query")
+@click.option("--auto-shutdown/--no-auto-shutdown", default=None, help="daemon exits when idle and expired")
+@click.option("--show", is_flag=True, help="print the configuration")
+def config_cmd(daemon: bool | None, daemon_ttl: float | None, auto_shutdown: bool | None, show: bool) -> None:
+    """Change daemon settings in config.json (a running daemon is replaced on the next query)."""
+    import dataclasses
+    import json
+
+    config = find_and_load()
+    changes = {k: v for k, v in (("enabled", daemon), ("ttl_minutes", daemon_ttl),
+                                 ("auto_shutdown_on_idle", auto_shutdown)) if v is not None}
+    if changes:
+        config = dataclasses.replace(config, daemon=dataclasses.replace(config.daemon, **changes))
+        write_config(config)
+        click.echo(f"updated {config.config_path}: " + ", ".join(f"daemon.{k}={v}" for k, v in changes.items()))
+    if show or not changes:
+        click.echo(json.dumps(config.to_json_dict(), indent=2))
 
 
 @cli.command()
@@ -136,6 +184,13 @@ def uninstall(force: bool) -> None:
     config_dir = path.parent
     if not force and not click.confirm(f"remove {config_dir} (config and index)?", default=False):
         raise UsageError("cancelled; nothing removed")
+    try:
+        from cidx.client.control import stop_daemon
+        from cidx.config import load_config
+
+        stop_daemon(load_config(path))
+    except CidxError:
+        pass  # a broken config or a daemon that will not stop must not block removal
     shutil.rmtree(config_dir)
     click.echo(f"removed {config_dir}")
 

@@ -9,7 +9,7 @@ from cidx.store import metadata
 from cidx.store.layout import IndexLayout
 
 
-def collect_status(config: Config) -> dict:
+def collect_status(config: Config, *, verify: bool = False) -> dict:
     layout = IndexLayout(config.index_dir)
     info = {
         "config": str(config.config_path),
@@ -36,6 +36,17 @@ def collect_status(config: Config) -> dict:
             "disk_bytes": layout.disk_bytes(),
             "last_index_time": float(state["last_index_time"]) if "last_index_time" in state else None,
         })
+        if verify:
+            from cidx.store.check import verify_index
+
+            info["problems"] = verify_index(layout)
+    if config.daemon.enabled:
+        from cidx.client.control import daemon_status
+        from cidx.daemon.socket_path import log_path, socket_path
+
+        info["daemon"] = daemon_status(config)
+        info["daemon_socket"] = str(socket_path(config.config_dir))
+        info["daemon_log"] = str(log_path(config.config_dir))
     return info
 
 
@@ -56,5 +67,23 @@ def print_status(info: dict) -> None:
         table.add_row("last indexed", when)
     else:
         table.add_row("index", "[yellow]not indexed yet[/] (run `cidx index`)")
-    table.add_row("daemon", "enabled" if info["daemon_enabled"] else "disabled")
+    if "problems" in info:
+        table.add_row("consistency", "[green]ok[/]" if not info["problems"] else "[red]" + "; ".join(info["problems"]))
+    if not info["daemon_enabled"]:
+        table.add_row("daemon", "disabled (enable with `cidx config --daemon`)")
+    elif info.get("daemon") is None:
+        table.add_row("daemon", f"enabled, not running (starts on the next query) · socket {info['daemon_socket']}")
+    else:
+        d = info["daemon"]
+        ttl = "-" if d["ttl_left_s"] is None else f"{d['ttl_left_s']:.0f}s"
+        table.add_row("daemon", f"[green]running[/] pid {d['pid']} · up {d['uptime_s']:.0f}s · cache {d['cache_state']}"
+                                f" · TTL left {ttl} of {d['ttl_minutes']:g} min")
+        table.add_row("daemon memory", f"{d['rss_bytes'] / 1e6:.0f} MB RSS")
+        table.add_row("daemon queries", f"{d['queries']} served · {d['cache_hits']} cache hits · "
+                                        f"{d['cache_misses']} misses · {d['query_errors']} errors")
+        if d["indexing"]:
+            table.add_row("daemon indexing", str(d["index_progress"]))
+        table.add_row("daemon socket", d["socket"])
+    if info["daemon_enabled"]:
+        table.add_row("daemon log", info["daemon_log"])
     Console().print(table)

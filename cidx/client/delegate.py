@@ -1,0 +1,108 @@
+"""Run one request through the repository's daemon, driven by the client lifecycle machine:
+auto-start, connect with the configured backoff, restart at most twice on a lost connection, else
+report fallback. Stdlib + rpyc + cidx.lifecycle only (the fast path).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from cidx import __version__
+from cidx.client.connection import DaemonConnection, spawn_daemon
+from cidx.config import Config
+from cidx.daemon.socket_path import log_path, socket_path
+from cidx.lifecycle import ClientLifecycle, ConnectionFailure, Outcome, drive_client
+
+HELLO_TIMEOUT = 1.5  # the handshake touches no index: a live daemon answers in milliseconds
+REPLACE_WAIT = 5.0  # how long an outdated daemon may take to leave after being told to
+QUERY_TIMEOUT = 300.0
+
+
+class DaemonEffects:
+    """The side effects the lifecycle driver asks for, against a real daemon."""
+
+    def __init__(self, config: Config, request: Callable[[DaemonConnection], object], *,
+                 sleep: Callable[[float], None] = time.sleep, spawn: Callable[[Path], object] = spawn_daemon,
+                 call_timeout: float = QUERY_TIMEOUT):
+        self.config = config
+        self.sock_path = socket_path(config.config_dir)
+        self.request = request
+        self._sleep = sleep
+        self._spawn = spawn
+        self.call_timeout = call_timeout
+        self.conn: DaemonConnection | None = None
+        self.daemon_pid: int | None = None
+
+    def probe(self) -> bool:
+        if not os.path.lexists(self.sock_path):
+            return False
+        return self._open()
+
+    def spawn(self) -> None:
+        self._spawn(self.config.root)
+
+    def connect(self) -> bool:
+        return self._open()
+
+    def call(self):
+        if self.conn is None:
+            raise ConnectionFailure("not connected")
+        try:
+            return self.request(self.conn)
+        except ConnectionFailure:
+            self.close()
+            raise
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _open(self) -> bool:
+        self.close()
+        conn = DaemonConnection(self.sock_path, call_timeout=self.call_timeout)  # ConnectionFailure: absent
+        try:
+            _, _, pid, compatible, _ = conn.call("hello", __version__, self.config.fingerprint(),
+                                                    str(self.config.root), timeout=HELLO_TIMEOUT)
+        except ConnectionFailure:
+            conn.close()
+            raise
+        if not compatible:
+            # It was told to leave (other version or config); wait for its socket to go, so that
+            # the daemon we spawn next can bind.
+            conn.close()
+            self._wait_until_gone()
+            return False
+        conn.conn._config["sync_request_timeout"] = self.call_timeout
+        self.conn, self.daemon_pid = conn, pid
+        return True
+
+    def _wait_until_gone(self) -> None:
+        deadline = time.monotonic() + REPLACE_WAIT
+        while os.path.lexists(self.sock_path) and time.monotonic() < deadline:
+            self._sleep(0.02)
+
+
+def run_via_daemon(config: Config, request: Callable[[DaemonConnection], object], **kwargs) -> Outcome:
+    """Outcome(via_daemon=True, value=...) or Outcome(via_daemon=False, fallback_reason=...).
+    A query's own error (a CidxError from the daemon) propagates unchanged."""
+    lifecycle = ClientLifecycle(retry_delays_ms=config.daemon.retry_delays_ms,
+                                max_retries=config.daemon.max_retries)
+    effects = DaemonEffects(config, request, **kwargs)
+    try:
+        return drive_client(lifecycle, effects)
+    finally:
+        effects.close()
+
+
+def fallback_notice(config: Config, reason: str) -> str:
+    dim, reset = ("\033[2m", "\033[0m") if sys.stderr.isatty() else ("", "")
+    return (f"{dim}cidx: daemon unavailable ({reason}); ran in-process instead. "
+            f"Check `cidx status` and {log_path(config.config_dir)}{reset}")

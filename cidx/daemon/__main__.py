@@ -1,0 +1,5 @@
+import sys
+
+from cidx.daemon.server import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""The RPyC protocol settings shared by daemon and client, and the shape of replies.
+
+No pickle, no attribute access beyond `exposed_*` methods, no tracebacks sent to the peer. Every
+reply is a plain tuple: ("ok", payload) or ("error", exit_code, message) — a query's own error is
+data, so the client never mistakes it for a broken connection.
+"""
+
+PROTOCOL_CONFIG = {
+    "allow_pickle": False,
+    "allow_public_attrs": False,
+    "allow_all_attrs": False,
+    "allow_setattr": False,
+    "allow_delattr": False,
+    "allow_exposed_attrs": True,
+    "instantiate_custom_exceptions": False,
+    "import_custom_exceptions": False,
+    "include_local_traceback": False,
+    "include_local_version": False,
+    "propagate_SystemExit_locally": False,
+    "sync_request_timeout": 120,
+}
+
+PROTOCOL_VERSION = 1
+OK = "ok"
+ERROR = "error"

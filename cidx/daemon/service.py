@@ -1,0 +1,200 @@
+"""The RPyC service: the only methods a client can call. Arguments and replies are plain immutable
+data (str, int, bool, tuples; queries and results as one JSON string each), so nothing is passed by
+reference and no reply costs extra round trips (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import rpyc
+
+from cidx import __version__
+from cidx.daemon.protocol import ERROR, OK, PROTOCOL_VERSION
+from cidx.errors import CidxError, IndexBusyError, UsageError
+from cidx.indexer import ProgressEvent, run_index
+from cidx.params import QueryParams
+
+log = logging.getLogger("cidx.daemon")
+
+PROGRESS_MIN_INTERVAL = 0.1  # seconds between progress callbacks (~10/s), phase changes excepted
+
+
+def _error(exc: CidxError) -> tuple:
+    return (ERROR, exc.exit_code, exc.message)
+
+
+class DaemonState:
+    """What the service methods share: the config, the cache, indexing status, shutdown."""
+
+    def __init__(self, config, cache, *, socket_path: Path, log_path: Path, request_shutdown):
+        self.config = config
+        self.cache = cache
+        self.socket_path = socket_path
+        self.log_path = log_path
+        self.request_shutdown = request_shutdown
+        self.started = time.time()
+        self.index_lock = threading.Lock()
+        self.index_cancel: threading.Event | None = None
+        self.index_progress: tuple | None = None
+
+
+class CidxDaemonService(rpyc.Service):
+    def __init__(self, state: DaemonState):
+        super().__init__()
+        self._state = state
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _check_project(self, project_path) -> None:
+        if not isinstance(project_path, str) or Path(project_path).resolve() != self._state.config.root.resolve():
+            raise UsageError(f"this daemon serves {self._state.config.root}, not {project_path}")
+
+    def _run_query(self, project_path, params_json, forced_mode: str | None) -> tuple:
+        try:
+            self._check_project(project_path)
+            if not isinstance(params_json, str):
+                raise UsageError("query parameters must be one JSON string")
+            params = QueryParams.from_wire(params_json)
+            if forced_mode and params.mode != forced_mode:
+                params = QueryParams.from_wire(json.dumps({**json.loads(params_json), "mode": forced_mode}))
+            return (OK, self._state.cache.query(params).to_wire())
+        except CidxError as exc:
+            return _error(exc)
+        except Exception as exc:  # a bug in the daemon: the client shows it as an error, not a crash
+            log.exception("query failed")
+            return (ERROR, 1, f"daemon error: {exc.__class__.__name__}: {exc} (see {self._state.log_path})")
+
+    # -- exposed ----------------------------------------------------------------------------------
+    def exposed_hello(self, client_version, config_fingerprint, project_path) -> tuple:
+        """Handshake: a daemon of another version or config replaces itself (like dmypy, Gradle)."""
+        config = self._state.config
+        same_project = isinstance(project_path, str) and Path(project_path).resolve() == config.root.resolve()
+        compatible = client_version == __version__ and config_fingerprint == config.fingerprint() and same_project
+        if not compatible and same_project:
+            log.info("client %s / config %s differ from mine (%s / %s): restarting",
+                     client_version, config_fingerprint, __version__, config.fingerprint())
+            self._state.request_shutdown("replaced by a newer version or config")
+        return (OK, __version__, config.fingerprint(), os.getpid(), compatible, PROTOCOL_VERSION)
+
+    def exposed_ping(self) -> tuple:
+        return (OK, os.getpid())
+
+    def exposed_query(self, project_path, params_json) -> tuple:
+        return self._run_query(project_path, params_json, None)
+
+    def exposed_query_fts(self, project_path, params_json) -> tuple:
+        return self._run_query(project_path, params_json, "fts")
+
+    def exposed_query_hybrid(self, project_path, params_json) -> tuple:
+        return self._run_query(project_path, params_json, "hybrid")
+
+    def exposed_index(self, project_path, callback=None, clear=False, fts_only=False) -> tuple:
+        """Index in the daemon with the warm model. Progress goes to `callback` as plain tuples; a
+        client that goes away mid-index only loses its progress display."""
+        state = self._state
+        try:
+            self._check_project(project_path)
+            if not state.index_lock.acquire(blocking=False):
+                raise IndexBusyError("indexing is already running in the daemon; wait for it or run `cidx status`")
+            try:
+                cancel = state.index_cancel = threading.Event()
+                progress = _ThrottledProgress(callback, state)
+                with state.cache.request():
+                    summary = run_index(state.config, state.cache.engine.embedder, clear=bool(clear),
+                                        fts_only=bool(fts_only), progress=progress, should_cancel=cancel.is_set)
+                return (OK, json.dumps(summary.__dict__))
+            finally:
+                state.index_cancel = None
+                state.index_progress = None
+                state.index_lock.release()
+        except CidxError as exc:
+            return _error(exc)
+        except Exception as exc:
+            log.exception("indexing failed")
+            return (ERROR, 1, f"daemon error while indexing: {exc.__class__.__name__}: {exc} (see {state.log_path})")
+
+    def exposed_cancel_index(self) -> tuple:
+        cancel = self._state.index_cancel
+        if cancel is not None:
+            cancel.set()
+        return (OK, cancel is not None)
+
+    def exposed_get_status(self) -> tuple:
+        state, cache = self._state, self._state.cache
+        reader = cache.engine.reader
+        status = {
+            "pid": os.getpid(),
+            "version": __version__,
+            "root": str(state.config.root),
+            "socket": str(state.socket_path),
+            "log": str(state.log_path),
+            "uptime_s": round(time.time() - state.started, 1),
+            "cache_state": cache.state,
+            "ttl_left_s": cache.ttl_left(),
+            "ttl_minutes": state.config.daemon.ttl_minutes,
+            "auto_shutdown_on_idle": state.config.daemon.auto_shutdown_on_idle,
+            "generation_loaded": reader.loaded_generation,
+            "rss_bytes": rss_bytes(),
+            "queries": cache.queries,
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,
+            "query_errors": cache.errors,
+            "disk_loads": dict(reader.loads),
+            "indexing": state.index_cancel is not None,
+            "index_progress": state.index_progress,
+            "config_fingerprint": state.config.fingerprint(),
+        }
+        return (OK, json.dumps(status))
+
+    def exposed_clear_cache(self, project_path=None) -> tuple:
+        try:
+            if project_path is not None:
+                self._check_project(project_path)
+        except CidxError as exc:
+            return _error(exc)
+        self._state.cache.clear()
+        return (OK, True)
+
+    def exposed_shutdown(self) -> tuple:
+        self._state.request_shutdown("stop requested by a client")
+        return (OK, os.getpid())
+
+
+class _ThrottledProgress:
+    """Forwards progress events to the client at most ~10 per second (phase changes always)."""
+
+    def __init__(self, callback, state: DaemonState):
+        self.callback = callback
+        self.state = state
+        self.last_sent = 0.0
+        self.last_phase = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        values = event.as_tuple()
+        self.state.index_progress = values
+        if self.callback is None:
+            return
+        now = time.monotonic()
+        if event.phase == self.last_phase and now - self.last_sent < PROGRESS_MIN_INTERVAL:
+            return
+        self.last_sent, self.last_phase = now, event.phase
+        try:
+            self.callback(values)
+        except Exception as exc:  # the client went away (or its callback broke): keep indexing
+            log.info("progress callback failed (%s); indexing continues without it", exc.__class__.__name__)
+            self.callback = None
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
