@@ -127,3 +127,54 @@ def run_cidx(*args: str, cwd: Path, env: dict | None = None, timeout: float = 12
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cidx", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout, input=input)
+
+
+# --- daemons: every test that starts one stops it by PID; the session fails if any survives ---------
+
+def daemon_pids(under: Path | str | None = None) -> list[int]:
+    """PIDs of `python -m cidx.daemon ROOT` processes (ROOT under `under` when given)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                args = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"cidx.daemon" in args and (under is None or any(a.startswith(os.fsencode(str(under))) for a in args)):
+            try:
+                with open(f"/proc/{entry}/stat") as stat_file:
+                    if stat_file.read().split()[2] == "Z":
+                        continue  # a zombie is dead, merely unreaped
+            except OSError:
+                continue
+            found.append(int(entry))
+    return found
+
+
+def kill_daemons(under: Path) -> list[int]:
+    import signal
+
+    pids = daemon_pids(under)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_daemon_survives(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    yield
+    leaked = kill_daemons(base)
+    assert not leaked, f"daemon processes survived the test session (killed now): {leaked}"
+
+
+@pytest.fixture
+def reap_daemons(tmp_path):
+    """Kill, by PID, any daemon a test started under its tmp_path (auto-started ones included)."""
+    yield
+    kill_daemons(tmp_path)

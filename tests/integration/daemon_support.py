@@ -1,0 +1,70 @@
+"""Starting real daemon processes for tests, waiting for them without fixed sleeps, and cleaning up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cidx import __version__
+from cidx.client.connection import DaemonConnection
+from cidx.config import Config
+from cidx.daemon.socket_path import socket_path
+from cidx.lifecycle import ConnectionFailure
+
+
+def spawn(root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cidx.daemon", str(root)], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; the deadline bounds the wait, the poll
+    interval only sets how soon we notice."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def connect(config: Config, timeout: float = 60.0) -> DaemonConnection:
+    return DaemonConnection(socket_path(config.config_dir), call_timeout=timeout)
+
+
+def status(config: Config) -> dict | None:
+    try:
+        conn = connect(config, 5)
+    except ConnectionFailure:
+        return None
+    try:
+        return json.loads(conn.call("get_status"))
+    except ConnectionFailure:
+        return None
+    finally:
+        conn.close()
+
+
+def wait_serving(config: Config, timeout: float = 30.0) -> dict:
+    return wait_until(lambda: status(config), timeout, what="the daemon to answer")
+
+
+def hello(conn: DaemonConnection, config: Config):
+    return conn.call("hello", __version__, config.fingerprint(), str(config.root))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return False

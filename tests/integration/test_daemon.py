@@ -1,0 +1,267 @@
+"""The daemon as a real process on a real Unix socket with real RPyC, real indexes and the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import stat
+import threading
+
+import pytest
+
+from cidx.config import Config, DaemonConfig, write_config
+from cidx.daemon.socket_path import socket_path
+from cidx.errors import CidxError
+from cidx.indexer import run_index
+from cidx.params import parse_query_args
+from cidx.services import run_query_standalone
+from cidx.store.lock import WriterLock
+from tests.conftest import git, run_cidx, write_fixture_repo
+from tests.integration.daemon_support import alive, connect, hello, spawn, status, wait_serving, wait_until
+
+
+def make_repo(root, embedder, **daemon):
+    write_fixture_repo(root)
+    config = Config(root=root, daemon=DaemonConfig(enabled=True, **daemon))
+    write_config(config)
+    run_index(config, embedder)
+    return config
+
+
+@pytest.fixture
+def repo(tmp_path, embedder, reap_daemons):
+    return make_repo(tmp_path / "repo", embedder)
+
+
+@pytest.fixture
+def daemon(repo):
+    proc = spawn(repo.root)
+    wait_serving(repo)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+def query(config, *argv, method="query"):
+    conn = connect(config)
+    try:
+        hello(conn, config)
+        return json.loads(conn.call(method, str(config.root), parse_query_args(list(argv)).to_wire()))
+    finally:
+        conn.close()
+
+
+def standalone(config, *argv):
+    result = run_query_standalone(config, parse_query_args(list(argv)))
+    return json.loads(result.to_wire())
+
+
+def comparable(result):
+    return [(h["path"], h["start_line"], round(h["score"], 4), h["source"]) for h in result["hits"]]
+
+
+def test_answers_like_standalone_and_second_query_loads_nothing(repo, daemon):
+    for argv in (["sort numbers"], ["circleArea", "--fts"], ["retry backoff", "--hybrid"]):
+        assert comparable(query(repo, *argv)) == comparable(standalone(repo, *argv))
+    before = status(repo)
+    assert before["cache_state"] == "warm" and before["disk_loads"]["model"] == 1
+    query(repo, "another semantic query")
+    query(repo, "rectangleArea", "--fts")
+    after = status(repo)
+    assert after["disk_loads"] == before["disk_loads"]  # zero disk loads: all from memory
+    assert after["cache_hits"] == before["cache_hits"] + 2 and after["cache_misses"] == before["cache_misses"]
+
+
+def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
+    assert query(repo, "circleArea", method="query_fts")["mode"] == "fts"
+    assert query(repo, "circleArea", method="query_hybrid")["mode"] == "hybrid"
+    conn = connect(repo)
+    try:
+        with pytest.raises(CidxError, match="serves"):
+            conn.call("query", "/somewhere/else", parse_query_args(["x"]).to_wire())
+        with pytest.raises(CidxError, match="malformed"):
+            conn.call("query", str(repo.root), '{"text": "x", "bogus": 1}')
+        assert conn.call("ping") == daemon.pid  # still serving after errors
+    finally:
+        conn.close()
+
+
+def test_only_exposed_methods_are_reachable(repo, daemon):
+    conn = connect(repo)
+    try:
+        for name in ("_state", "_run_query", "_check_project", "on_connect", "exposed_query.__globals__"):
+            with pytest.raises(AttributeError):
+                getattr(conn.conn.root, name)
+        with pytest.raises(Exception):
+            conn.conn.root.exposed_query.__globals__  # noqa: B018
+    finally:
+        conn.close()
+
+
+def test_socket_mode_is_0600(repo, daemon):
+    mode = stat.S_IMODE(os.stat(socket_path(repo.config_dir)).st_mode)
+    assert mode == 0o600
+
+
+def test_stale_socket_file_is_recovered(repo):
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(socket_path(repo.config_dir)))
+    stale.close()  # the file stays, nobody listens: what a kill -9 leaves behind
+    proc = spawn(repo.root)
+    try:
+        assert wait_serving(repo)["pid"] == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_two_daemons_started_at_once_one_serves_other_exits_0(repo):
+    procs = [spawn(repo.root) for _ in range(2)]
+    try:
+        served = wait_serving(repo)["pid"]
+        loser = next(p for p in procs if p.pid != served)
+        assert loser.wait(timeout=30) == 0
+        assert alive(served) and status(repo)["pid"] == served
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_ten_clients_at_once_all_correct(repo, daemon):
+    cases = [["sort numbers"], ["circleArea", "--fts"], ["http retries", "--hybrid"], ["config", "--language", "python"],
+             ["load_settings", "--fts", "--path-filter", "src/*"]]
+    expected = {tuple(c): comparable(standalone(repo, *c)) for c in cases}
+    errors, results = [], []
+
+    def client(i):
+        try:
+            for round_ in range(4):
+                argv = cases[(i + round_) % len(cases)]
+                results.append(comparable(query(repo, *argv)) == expected[tuple(argv)])
+        except Exception as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(results) == 40 and all(results)
+
+
+def test_query_during_index_answers_from_committed_generation(repo, daemon, embedder):
+    gen_before = query(repo, "circleArea", "--fts")["generation"]
+    for i in range(60):
+        (repo.root / f"bulk/file_{i}.py").parent.mkdir(exist_ok=True)
+        (repo.root / f"bulk/file_{i}.py").write_text(f"def bulk_function_{i}():\n    return 'walrus{i}'\n")
+    git(repo.root, "add", "-A")
+    outcome = {}
+
+    def index_in_daemon():
+        conn = connect(repo, timeout=300)
+        try:
+            outcome["summary"] = json.loads(conn.call("index", str(repo.root), None, False, False))
+        finally:
+            conn.close()
+
+    indexer = threading.Thread(target=index_in_daemon)
+    indexer.start()
+    wait_until(lambda: status(repo)["indexing"], what="indexing to start")
+    seen = set()
+    while indexer.is_alive():
+        result = query(repo, "circleArea", "--fts")
+        assert [h["path"] for h in result["hits"]] == ["src/geometry.js"]
+        seen.add(result["generation"])
+    indexer.join()
+    assert outcome["summary"]["files_indexed"] == 60
+    assert min(seen) >= gen_before
+    after = query(repo, "walrus59", "--fts")
+    assert after["generation"] == outcome["summary"]["generation"] and after["hits"][0]["path"] == "bulk/file_59.py"
+
+
+def test_coherent_after_standalone_reindex(repo, daemon):
+    assert query(repo, "platypus", "--fts")["hits"] == []
+    (repo.root / "src/geometry.js").write_text("function platypus() {}\n")
+    done = run_cidx("index", cwd=repo.root, env={"CIDX_NO_DAEMON": "1"})
+    assert done.returncode == 0, done.stderr
+    assert [h["path"] for h in query(repo, "platypus", "--fts")["hits"]] == ["src/geometry.js"]
+    assert query(repo, "circleArea", "--fts")["hits"] == []
+
+
+def test_second_index_while_one_runs_is_refused_clearly(repo, daemon):
+    with WriterLock(repo.index_dir / "writer.lock"):  # a standalone indexer holds the writer lock
+        conn = connect(repo)
+        try:
+            with pytest.raises(CidxError, match="already running"):
+                conn.call("index", str(repo.root), None, False, False)
+        finally:
+            conn.close()
+
+
+def test_ttl_eviction_and_reload(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, ttl_minutes=0.01, eviction_check_interval_seconds=0.1)
+    proc = spawn(config.root)
+    try:
+        wait_serving(config)
+        query(config, "circleArea", "--fts")
+        assert status(config)["cache_state"] == "warm"
+        evicted = wait_until(lambda: (s := status(config)) and s["cache_state"] == "evicted" and s, timeout=10,
+                             what="TTL eviction")
+        assert evicted["generation_loaded"] is None
+        query(config, "circleArea", "--fts")
+        again = status(config)
+        assert again["cache_state"] == "warm" and again["cache_misses"] >= 2  # loaded again on demand
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_auto_shutdown_when_idle_and_expired(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, ttl_minutes=0.005, eviction_check_interval_seconds=0.1,
+                       auto_shutdown_on_idle=True)
+    proc = spawn(config.root)
+    wait_serving(config)
+    assert proc.wait(timeout=20) == 0
+    assert not os.path.lexists(socket_path(config.config_dir))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_cleans_up_socket_and_lock(repo, daemon, signum):
+    daemon.send_signal(signum)
+    assert daemon.wait(timeout=20) == 0
+    assert not os.path.lexists(socket_path(repo.config_dir))
+    with WriterLock(repo.index_dir / "writer.lock"):  # free: acquiring does not raise
+        pass
+    assert "stopped" in (repo.config_dir / "daemon.log").read_text()
+
+
+def test_deep_directory_path(tmp_path, embedder, reap_daemons):
+    deep = tmp_path.joinpath(*["a_rather_long_directory_name"] * 5) / "repo"
+    config = make_repo(deep, embedder)
+    assert len(os.fsencode(str(config.config_dir / "daemon.sock"))) > 108
+    proc = spawn(config.root)
+    try:
+        wait_serving(config)
+        assert query(config, "circleArea", "--fts")["hits"][0]["path"] == "src/geometry.js"
+        sock = socket_path(config.config_dir)
+        assert sock != config.config_dir / "daemon.sock" and len(os.fsencode(str(sock))) <= 107
+        assert stat.S_IMODE(os.stat(sock.parent).st_mode) == 0o700
+        assert (config.config_dir / "daemon.sock.path").read_text().strip() == str(sock)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_config_change_replaces_the_daemon(repo, daemon):
+    conn = connect(repo)
+    old = dataclasses.replace(repo, daemon=dataclasses.replace(repo.daemon, ttl_minutes=99))
+    try:
+        assert hello(conn, old)[3] is False  # another fingerprint: not compatible
+    finally:
+        conn.close()
+    assert daemon.wait(timeout=20) == 0  # it left so the right one can start
