@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Callable
 
 from cidx.errors import IndexMissingError
-from cidx.lifecycle import STOPPED, CacheLifecycle
+from cidx.lifecycle import STOPPED, WARM, CacheLifecycle
 from cidx.params import QueryParams
 from cidx.results import QueryResult
 
@@ -80,6 +80,8 @@ class DaemonCache:
         finally:
             with self._lock:
                 self.lifecycle.request_finished()
+                if needs_cache and self.lifecycle.state == WARM:
+                    self.lifecycle.access(self.clock())  # idle time counts from the end of a request
 
     def query(self, params: QueryParams) -> QueryResult:
         loads_before = sum(self.engine.reader.loads.values())  # before access(): a cold load is a miss

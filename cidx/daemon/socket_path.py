@@ -52,7 +52,8 @@ def socket_path(config_dir: Path, *, create_dirs: bool = False) -> Path:
     if create_dirs:
         _ensure_private_dir(directory)
         mapping = Path(config_dir) / (SOCKET_NAME + ".path")
-        mapping.write_text(str(directory / f"{digest}.sock") + "\n")
+        if mapping.parent.is_dir():
+            mapping.write_text(str(directory / f"{digest}.sock") + "\n")
     return directory / f"{digest}.sock"
 
 
