@@ -95,14 +95,12 @@ def index(clear: bool, fts_only: bool) -> None:
 def query(args: tuple[str, ...]) -> None:
     """Search: cidx query TEXT [--fts|--hybrid] [options]; `cidx query --help` lists them."""
     from cidx.params import parse_query_args
-    from cidx.render import render_plain, render_rich
+    from cidx.render import render
     from cidx.services import run_query_standalone
 
     params = parse_query_args(list(args))
     config = find_and_load()
-    result = run_query_standalone(config, params)
-    if not render_plain(result, params):
-        render_rich(result, params)
+    render(run_query_standalone(config, params), params)
 
 
 @cli.command()

@@ -6,12 +6,12 @@ talk to the daemon, and must not pay for heavy imports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from cidx.digest import config_digest
 from cidx.errors import ConfigError
 
 SCHEMA_VERSION = "2.0.0"
@@ -61,6 +61,8 @@ class Config:
     exclude_patterns: tuple[str, ...] = DEFAULT_EXCLUDES
     max_file_size: int = 1_048_576
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    # digest of the bytes this config was loaded from (None: built in code, not read from disk)
+    raw_digest: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def config_dir(self) -> Path:
@@ -77,14 +79,17 @@ class Config:
     def to_json_dict(self) -> dict:
         data = asdict(self)
         data.pop("root")
+        data.pop("raw_digest")
         data["exclude_patterns"] = list(self.exclude_patterns)
         data["daemon"]["retry_delays_ms"] = list(self.daemon.retry_delays_ms)
         return data
 
+    def to_json_bytes(self) -> bytes:
+        return (json.dumps(self.to_json_dict(), indent=2) + "\n").encode("utf-8")
+
     def fingerprint(self) -> str:
-        """Stable hash of everything that changes what a daemon would serve (handshake)."""
-        blob = json.dumps(self.to_json_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """The handshake's config identity: digest of the file's bytes (cidx/digest.py)."""
+        return self.raw_digest or config_digest(self.to_json_bytes())
 
 
 def find_config_upward(start: Path | str | None = None) -> Path | None:
@@ -100,16 +105,20 @@ def find_config_upward(start: Path | str | None = None) -> Path | None:
 def load_config(config_path: Path) -> Config:
     """Read and validate a config file; every problem is a one-line ConfigError naming the file."""
     try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
+        data = config_path.read_bytes()
+        raw = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: not found; run `cidx init`") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{config_path}: is a directory, not a file; remove it and run `cidx init`") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{config_path}: cannot read ({exc.__class__.__name__}); fix or run `cidx init --force`") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}; fix it or run `cidx init --force`"
         ) from None
-    return config_from_dict(raw, root=config_path.parent.parent, source=str(config_path))
+    config = config_from_dict(raw, root=config_path.parent.parent, source=str(config_path))
+    return replace(config, raw_digest=config_digest(data))
 
 
 def find_and_load(start: Path | str | None = None) -> Config:
@@ -123,7 +132,7 @@ def write_config(config: Config) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves half a config."""
     config.config_dir.mkdir(parents=True, exist_ok=True)
     tmp = config.config_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config.to_json_dict(), indent=2) + "\n", encoding="utf-8")
+    tmp.write_bytes(config.to_json_bytes())
     os.replace(tmp, config.config_path)
     return config.config_path
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from collections import namedtuple
 
 from cidx.errors import UsageError
 
@@ -22,22 +22,22 @@ MAX_QUERY_CHARS = 10_000
 OUTPUT_FORMATS = ("rich", "quiet", "json")
 
 
-@dataclass(frozen=True)
-class QueryParams:
-    text: str
-    mode: str = "semantic"
-    limit: int = 10
-    languages: tuple[str, ...] = ()
-    exclude_languages: tuple[str, ...] = ()
-    path_filters: tuple[str, ...] = ()
-    exclude_paths: tuple[str, ...] = ()
-    min_score: float | None = None
-    accuracy: str = "balanced"
-    edit_distance: int = 0  # FTS fuzzy matching; --fuzzy alone means 1
-    case_sensitive: bool = False
-    regex: bool = False
-    snippet_lines: int = 3  # 0 = paths only
-    output: str = "rich"  # rendering only; never changes which hits are found
+# An immutable record built on namedtuple rather than a dataclass: the fast path imports this module
+# and dataclasses costs ~15 ms there (it imports inspect). Fields, in order:
+#   text, mode (semantic|fts|hybrid), limit, languages, exclude_languages, path_filters,
+#   exclude_paths, min_score, accuracy, edit_distance (FTS fuzzy; --fuzzy alone means 1),
+#   case_sensitive, regex, snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
+#   never changes which hits are found)
+_QueryParamsBase = namedtuple(
+    "_QueryParamsBase",
+    "text mode limit languages exclude_languages path_filters exclude_paths min_score accuracy edit_distance "
+    "case_sensitive regex snippet_lines output",
+    defaults=("semantic", 10, (), (), (), (), None, "balanced", 0, False, False, 3, "rich"),
+)
+
+
+class QueryParams(_QueryParamsBase):
+    __slots__ = ()
 
     def validate(self) -> "QueryParams":
         if not self.text.strip():
@@ -77,13 +77,13 @@ class QueryParams:
 
     # The wire carries one JSON string (DESIGN.md §3: plain immutable data only).
     def to_wire(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self._asdict(), separators=(",", ":"))
 
     @classmethod
     def from_wire(cls, payload: str) -> "QueryParams":
         try:
             data = json.loads(payload)
-            names = {f.name for f in fields(cls)}
+            names = set(cls._fields)
             if not isinstance(data, dict) or not set(data) <= names:
                 raise ValueError("unexpected fields")
             for key in ("languages", "exclude_languages", "path_filters", "exclude_paths"):

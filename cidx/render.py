@@ -1,62 +1,74 @@
-"""Printing query results: `--quiet` (path:line), `--json`, or rich text with highlighted snippets.
+"""Printing query results: `--quiet` (path:line), `--json`, or readable colored text.
 
-Only the rich form imports rich, and lazily, so the fast client path stays light.
+Plain ANSI and the standard library only: Rich costs ~60 ms to import, more than a whole warm
+daemon query (ADR 0008). Rich still draws the progress bars and status tables, where it pays.
+Colors only on a terminal, never when NO_COLOR is set; standalone and daemon print the same bytes.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
-from cidx.params import QueryParams
-from cidx.results import QueryResult
+BOLD_CYAN, GREEN, DIM, MATCH, YELLOW, RESET = "\033[1;36m", "\033[32m", "\033[2m", "\033[1;33m", "\033[33m", "\033[0m"
 
 
-def render_plain(result: QueryResult, params: QueryParams, out=None) -> bool:
-    """Handle --quiet and --json without rich. Returns False when rich output is wanted."""
+def render(result, params, out=None) -> None:
     out = out or sys.stdout
     if params.output == "json":
         out.write(result.to_user_json() + "\n")
-        return True
-    if params.output == "quiet":
+    elif params.output == "quiet":
         out.write("".join(f"{h.path}:{h.match_line or h.start_line}\n" for h in result.hits))
-        return True
-    return False
+    else:
+        out.write(format_text(result, params, color=_use_color(out), width=_width(out)))
 
 
-def render_rich(result: QueryResult, params: QueryParams, console=None) -> None:
-    from rich.console import Console
-    from rich.text import Text
+def _use_color(out) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(out, "isatty") and out.isatty()
 
-    console = console or Console(highlight=False)
+
+def _width(out) -> int | None:
+    try:
+        columns = os.get_terminal_size(out.fileno()).columns if out.isatty() else 0
+        return columns if columns >= 20 else None  # 0 or tiny: a pseudo-terminal without a size
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_text(result, params, *, color: bool, width: int | None) -> str:
+    def paint(style: str, text: str) -> str:
+        return f"{style}{text}{RESET}" if color else text
+
     if not result.hits:
-        console.print(f"[yellow]no results[/] for {params.text!r} ({result.mode})")
-        return
-    pattern = _highlight_pattern(params)
+        return f"{paint(YELLOW, 'no results')} for {params.text!r} ({result.mode})\n"
+    pattern = highlight_pattern(params) if color else None
+    lines = []
     for rank, hit in enumerate(result.hits, start=1):
-        header = Text()
-        header.append(f"{rank:>2}. ", style="dim")
-        header.append(f"{hit.path}:{hit.match_line or hit.start_line}", style="bold cyan")
-        header.append(f"  lines {hit.start_line}-{hit.end_line}", style="dim")
-        header.append(f"  score {hit.score:.3f}", style="green")
-        header.append(f"  {hit.language} · {hit.source}", style="dim")
-        console.print(header)
+        lines.append(
+            paint(DIM, f"{rank:>2}. ") + paint(BOLD_CYAN, f"{hit.path}:{hit.match_line or hit.start_line}")
+            + paint(DIM, f"  lines {hit.start_line}-{hit.end_line}") + paint(GREEN, f"  score {hit.score:.3f}")
+            + paint(DIM, f"  {hit.language} · {hit.source}"))
         if hit.snippet:
-            width = len(str(hit.snippet_start_line + hit.snippet.count("\n")))
+            number_width = len(str(hit.snippet_start_line + hit.snippet.count("\n")))
             for offset, line in enumerate(hit.snippet.split("\n")):
-                text = Text(f"    {hit.snippet_start_line + offset:>{width}} │ ", style="dim")
-                body = Text(line)
+                gutter = f"    {hit.snippet_start_line + offset:>{number_width}} │ "
+                if width is not None and len(gutter) + len(line) > width:
+                    line = line[:max(0, width - len(gutter) - 1)] + "…"
                 if pattern is not None:
-                    body.highlight_regex(pattern, style="bold yellow")
-                text.append_text(body)
-                console.print(text, overflow="ellipsis", no_wrap=True)
-    console.print(f"[dim]{len(result.hits)} results · {result.mode} · generation {result.generation}[/]")
+                    line = pattern.sub(lambda m: paint(MATCH, m.group(0)), line)
+                lines.append(paint(DIM, gutter) + line)
+    lines.append(paint(DIM, f"{len(result.hits)} results · {result.mode} · generation {result.generation}"))
+    return "\n".join(lines) + "\n"
 
 
-def _highlight_pattern(params: QueryParams):
+def highlight_pattern(params):
     flags = 0 if params.case_sensitive else re.IGNORECASE
     if params.regex:
-        return re.compile(params.text, flags)
+        try:
+            return re.compile(params.text, flags)
+        except re.error:
+            return None
     if params.mode == "semantic":
         return None
     words = [re.escape(w) for w in re.findall(r"\w+", params.text)]

@@ -6,31 +6,27 @@ Stdlib-only: the fast client path decodes and renders these without importing th
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections import namedtuple
+
+# namedtuples, not dataclasses: the fast path decodes these and dataclasses would cost ~15 ms there.
+# Hit: path (relative to the repository root, POSIX separators), start_line, end_line, language,
+# score, source ("semantic", "fts" or "semantic+fts"), snippet, snippet_start_line, match_line (the
+# best-matching line, for `path:line` output).
+Hit = namedtuple("Hit", "path start_line end_line language score source snippet snippet_start_line match_line",
+                 defaults=("", 0, 0))
+
+_QueryResultBase = namedtuple("_QueryResultBase", "mode generation hits timings_ms", defaults=((), None))
 
 
-@dataclass(frozen=True)
-class Hit:
-    path: str  # relative to the repository root, POSIX separators
-    start_line: int
-    end_line: int
-    language: str
-    score: float
-    source: str  # "semantic", "fts" or "semantic+fts" (hybrid: found by both)
-    snippet: str = ""
-    snippet_start_line: int = 0
-    match_line: int = 0  # the best-matching line (FTS/regex), for `path:line` output
+class QueryResult(_QueryResultBase):
+    """mode, generation, hits (tuple of Hit), timings_ms (phase -> milliseconds, for the breakdown)."""
 
-
-@dataclass(frozen=True)
-class QueryResult:
-    mode: str
-    generation: int
-    hits: tuple[Hit, ...] = ()
-    timings_ms: dict = field(default_factory=dict)  # phase -> milliseconds, for the perf breakdown
+    __slots__ = ()
 
     def to_wire(self) -> str:
-        data = asdict(self)
+        data = self._asdict()
+        data["hits"] = [h._asdict() for h in self.hits]
+        data["timings_ms"] = self.timings_ms or {}
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod

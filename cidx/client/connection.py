@@ -1,4 +1,5 @@
-"""Talking to a repository's daemon: connect, spawn, call. Stdlib + rpyc only (the fast path).
+"""Talking to a repository's daemon with the rpyc library (indexing with progress callbacks, status,
+start/stop), and spawning it. The query fast path uses client/wire.py instead.
 
 Connection-level failures (refused, reset, EOF, timeout) are raised as lifecycle.ConnectionFailure;
 a reply ("error", code, message) from the daemon is a query error and is raised as a CidxError.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -41,13 +41,13 @@ class DaemonConnection:
         stream = rpyc.SocketStream(sock)
         self.conn = rpyc.connect_stream(stream, config=config)
         self.sock_path = sock_path
+        self.call_timeout = call_timeout
 
     def call(self, method: str, *args, timeout: float | None = None):
         """Call an exposed method; return the payload of an ("ok", ...) reply."""
         rpyc = _rpyc()
         try:
-            if timeout is not None:
-                self.conn._config["sync_request_timeout"] = timeout
+            self.conn._config["sync_request_timeout"] = timeout if timeout is not None else self.call_timeout
             reply = getattr(self.conn.root, method)(*args)
         except CONNECTION_ERRORS as exc:
             raise ConnectionFailure(f"daemon connection lost during {method}: {exc.__class__.__name__}") from None
@@ -70,9 +70,11 @@ class DaemonConnection:
             pass
 
 
-def spawn_daemon(root: Path) -> subprocess.Popen:
+def spawn_daemon(root: Path):
     """Start a daemon for `root`, detached from this terminal (its own session: Ctrl-C in the
     client never reaches it). If another daemon wins the bind, this one exits 0 at once."""
+    import subprocess  # only when spawning: costs ~10 ms at import
+
     return subprocess.Popen(
         [sys.executable, "-m", "cidx.daemon", str(root)],
         cwd=str(root), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

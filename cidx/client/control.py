@@ -58,7 +58,7 @@ def stop_daemon(config: Config, *, sleep=time.sleep) -> int | None:
         pid = conn.call("ping", timeout=5)
         conn.call("shutdown", timeout=5)
     except ConnectionFailure:
-        pid = None  # it went away while answering (the shutdown reply may not make it): stopped
+        pid = None  # it went away while answering: stopped either way
     finally:
         conn.close()
     deadline = time.monotonic() + STOP_WAIT

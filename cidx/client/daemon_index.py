@@ -41,7 +41,7 @@ def index_via_daemon(config: Config, *, clear: bool, fts_only: bool) -> bool:
 
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel_in_daemon(config))
     try:
-        outcome = run_via_daemon(config, request)
+        outcome = run_via_daemon(config, request, connection_class=DaemonConnection)  # callbacks: real rpyc
     finally:
         signal.signal(signal.SIGINT, previous)
     if not outcome.via_daemon:

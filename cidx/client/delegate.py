@@ -1,6 +1,7 @@
 """Run one request through the repository's daemon, driven by the client lifecycle machine:
 auto-start, connect with the configured backoff, restart at most twice on a lost connection, else
-report fallback. Stdlib + rpyc + cidx.lifecycle only (the fast path).
+report fallback. The connection class is client/wire.py's stdlib RPyC subset unless the caller needs
+the rpyc library (progress callbacks).
 """
 
 from __future__ import annotations
@@ -8,12 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Callable
 
 from cidx import __version__
-from cidx.client.connection import DaemonConnection, spawn_daemon
-from cidx.config import Config
 from cidx.daemon.socket_path import log_path, socket_path
 from cidx.lifecycle import ClientLifecycle, ConnectionFailure, Outcome, drive_client
 
@@ -25,16 +22,21 @@ QUERY_TIMEOUT = 300.0
 class DaemonEffects:
     """The side effects the lifecycle driver asks for, against a real daemon."""
 
-    def __init__(self, config: Config, request: Callable[[DaemonConnection], object], *,
-                 sleep: Callable[[float], None] = time.sleep, spawn: Callable[[Path], object] = spawn_daemon,
-                 call_timeout: float = QUERY_TIMEOUT):
+    def __init__(self, config, request: Callable[[object], object], *,
+                 sleep: Callable[[float], None] = time.sleep, spawn: Callable[[Path], object] | None = None,  # noqa: F821 (annotations only)
+                 call_timeout: float = QUERY_TIMEOUT, connection_class=None):
+        if connection_class is None:
+            from cidx.client.wire import WireConnection as connection_class
+        self.connection_class = connection_class
         self.config = config
         self.sock_path = socket_path(config.config_dir)
         self.request = request
         self._sleep = sleep
+        if spawn is None:
+            from cidx.client.connection import spawn_daemon as spawn
         self._spawn = spawn
         self.call_timeout = call_timeout
-        self.conn: DaemonConnection | None = None
+        self.conn = None
         self.daemon_pid: int | None = None
 
     def probe(self) -> bool:
@@ -67,7 +69,7 @@ class DaemonEffects:
 
     def _open(self) -> bool:
         self.close()
-        conn = DaemonConnection(self.sock_path, call_timeout=self.call_timeout)  # ConnectionFailure: absent
+        conn = self.connection_class(self.sock_path, call_timeout=self.call_timeout)  # ConnectionFailure: absent
         try:
             _, _, pid, compatible, _ = conn.call("hello", __version__, self.config.fingerprint(),
                                                     str(self.config.root), timeout=HELLO_TIMEOUT)
@@ -80,7 +82,6 @@ class DaemonEffects:
             conn.close()
             self._wait_until_gone()
             return False
-        conn.conn._config["sync_request_timeout"] = self.call_timeout
         self.conn, self.daemon_pid = conn, pid
         return True
 
@@ -90,11 +91,11 @@ class DaemonEffects:
             self._sleep(0.02)
 
 
-def run_via_daemon(config: Config, request: Callable[[DaemonConnection], object], **kwargs) -> Outcome:
+def run_via_daemon(config, request: Callable[[object], object], **kwargs) -> Outcome:
     """Outcome(via_daemon=True, value=...) or Outcome(via_daemon=False, fallback_reason=...).
     A query's own error (a CidxError from the daemon) propagates unchanged."""
     lifecycle = ClientLifecycle(retry_delays_ms=config.daemon.retry_delays_ms,
-                                max_retries=config.daemon.max_retries)
+                                max_retries=config.daemon.max_retries, engine="table")
     effects = DaemonEffects(config, request, **kwargs)
     try:
         return drive_client(lifecycle, effects)
@@ -102,7 +103,7 @@ def run_via_daemon(config: Config, request: Callable[[DaemonConnection], object]
         effects.close()
 
 
-def fallback_notice(config: Config, reason: str) -> str:
+def fallback_notice(config, reason: str) -> str:
     dim, reset = ("\033[2m", "\033[0m") if sys.stderr.isatty() else ("", "")
     return (f"{dim}cidx: daemon unavailable ({reason}); ran in-process instead. "
             f"Check `cidx status` and {log_path(config.config_dir)}{reset}")

@@ -1,36 +1,21 @@
-"""`cidx query` through the daemon with nothing heavy imported: stdlib, rpyc and cidx's own light
-modules. Rich (only for the default output) is imported in a background thread while the RPC is in
-flight. When the daemon cannot be used, the query runs in-process after one dim line on stderr.
+"""`cidx query` through the daemon with nothing heavy imported: the standard library and cidx's own
+light modules (ADR 0008). When the daemon cannot be used, the query runs in-process after one dim
+line on stderr.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 
-from cidx.config import Config
 from cidx.errors import CidxError
 from cidx.params import parse_query_args
-from cidx.render import render_plain
+from cidx.render import render
 from cidx.results import QueryResult
 
 
-def _warm_rich() -> threading.Thread:
-    def work():
-        try:
-            import cidx.render  # noqa: F401
-            import rich.console  # noqa: F401
-            import rich.text  # noqa: F401
-        except Exception:
-            pass
-    thread = threading.Thread(target=work, name="import-rich", daemon=True)
-    thread.start()
-    return thread
-
-
-def run_query(config: Config, argv: list[str]) -> int:
+def run_query(config, argv: list[str]) -> int:
+    """`config` is a client.fast_config.FastConfig."""
     params = parse_query_args(argv)  # a usage error never involves the daemon
-    warming = _warm_rich() if params.output == "rich" else None
 
     from cidx.client.delegate import fallback_notice, run_via_daemon
 
@@ -44,17 +29,12 @@ def run_query(config: Config, argv: list[str]) -> int:
         print(fallback_notice(config, outcome.fallback_reason), file=sys.stderr)
         from cidx.services import run_query_standalone
 
-        result = run_query_standalone(config, params)
-    if not render_plain(result, params):
-        if warming is not None:
-            warming.join()
-        from cidx.render import render_rich
-
-        render_rich(result, params)
+        result = run_query_standalone(config.full(), params)
+    render(result, params)
     return 0
 
 
-def main_query(config: Config, argv: list[str]) -> int:
+def main_query(config, argv: list[str]) -> int:
     try:
         return run_query(config, argv)
     except CidxError as exc:

@@ -45,9 +45,17 @@ class DaemonState:
 
 
 class CidxDaemonService(rpyc.Service):
+    """One instance per connection (see server.py), so a request to leave can wait for the reply
+    to reach its client: the daemon shuts down when that client disconnects."""
+
     def __init__(self, state: DaemonState):
         super().__init__()
         self._state = state
+        self._leave_reason: str | None = None
+
+    def on_disconnect(self, conn) -> None:
+        if self._leave_reason is not None:
+            self._state.request_shutdown(self._leave_reason)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _check_project(self, project_path) -> None:
@@ -76,9 +84,9 @@ class CidxDaemonService(rpyc.Service):
         same_project = isinstance(project_path, str) and Path(project_path).resolve() == config.root.resolve()
         compatible = client_version == __version__ and config_fingerprint == config.fingerprint() and same_project
         if not compatible and same_project:
-            log.info("client %s / config %s differ from mine (%s / %s): restarting",
+            log.info("client %s / config %s differ from mine (%s / %s): leaving for a new daemon",
                      client_version, config_fingerprint, __version__, config.fingerprint())
-            self._state.request_shutdown("replaced by a newer version or config")
+            self._leave_reason = "replaced by a daemon of another version or config"
         return (OK, __version__, config.fingerprint(), os.getpid(), compatible, PROTOCOL_VERSION)
 
     def exposed_ping(self) -> tuple:
@@ -161,7 +169,7 @@ class CidxDaemonService(rpyc.Service):
         return (OK, True)
 
     def exposed_shutdown(self) -> tuple:
-        self._state.request_shutdown("stop requested by a client")
+        self._leave_reason = "stop requested by a client"  # once the reply is delivered
         return (OK, os.getpid())
 
 

@@ -8,7 +8,6 @@ otherwise a short path in a private directory (`$XDG_RUNTIME_DIR/cidx/` or `/tmp
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
@@ -47,6 +46,8 @@ def socket_path(config_dir: Path, *, create_dirs: bool = False) -> Path:
     preferred = Path(config_dir) / SOCKET_NAME
     if len(os.fsencode(str(preferred))) <= AF_UNIX_MAX:
         return preferred
+    import hashlib  # deep paths only: keeps the common case's imports light
+
     digest = hashlib.sha256(os.fsencode(str(Path(config_dir).absolute()))).hexdigest()[:24]
     directory = _private_dir()
     if create_dirs:

@@ -40,7 +40,7 @@ class CacheLifecycle(TableMachine):
 
     def __init__(self, ttl_seconds: float, check_interval_seconds: float, auto_shutdown_on_idle: bool,
                  on_load: Callback | None = None, on_evict: Callback | None = None,
-                 on_shutdown: Callback | None = None) -> None:
+                 on_shutdown: Callback | None = None, engine: str = "transitions") -> None:
         if not ttl_seconds > 0 or not check_interval_seconds > 0:
             raise ValueError("ttl_seconds and check_interval_seconds must be positive")
         self.ttl_seconds = float(ttl_seconds)
@@ -55,7 +55,7 @@ class CacheLifecycle(TableMachine):
         self._evictions = 0
         self._reason = ""
         self._shutdown_reason: str | None = None
-        super().__init__()
+        super().__init__(engine)
 
     # --- events ---------------------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ def _plural(n: int, word: str) -> str:
 class ClientLifecycle(TableMachine):
     MACHINE = CLIENT
 
-    def __init__(self, retry_delays_ms: Sequence[int], max_retries: int, max_restarts: int = 2) -> None:
+    def __init__(self, retry_delays_ms: Sequence[int], max_retries: int, max_restarts: int = 2,
+                 engine: str = "transitions") -> None:
         delays = tuple(retry_delays_ms)
         if not delays or any(d < 0 for d in delays):
             raise ValueError("retry_delays_ms must be a non-empty list of non-negative milliseconds")
@@ -49,7 +50,7 @@ class ClientLifecycle(TableMachine):
         self._last_failure = ""
         self._fallback_reason: str | None = None
         self._pending_reason: str | None = None  # why a guarded row may be about to fall back
-        super().__init__()
+        super().__init__(engine)
 
     # --- events ---------------------------------------------------------------------------------
 

@@ -6,8 +6,6 @@ robust when one side is empty. k=60 is the constant of Cormack et al. (2009).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from cidx.results import Hit
 
 RRF_K = 60
@@ -35,6 +33,7 @@ def reciprocal_rank_fusion(semantic: list[Hit], fts: list[Hit], limit: int, k: i
                 best[key] = hit
     ordered = sorted(scores, key=lambda key: (-scores[key], key))
     return [
-        replace(best[key], score=scores[key], source="+".join(s for s in ("semantic", "fts") if s in sources[key]))
+        best[key]._replace(score=scores[key],
+                           source="+".join(s for s in ("semantic", "fts") if s in sources[key]))
         for key in ordered[:limit]
     ]

@@ -1,0 +1,238 @@
+"""The client as users run it (`python -m cidx ...` in a subprocess) against real daemons."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from cidx import __version__
+from cidx.client.delegate import run_via_daemon
+from cidx.config import Config, DaemonConfig, write_config
+from cidx.daemon.socket_path import socket_path
+from cidx.indexer import run_index
+from tests.conftest import run_cidx, write_fixture_repo
+from tests.integration.daemon_support import alive, connect, status, wait_serving, wait_until
+
+FAST = {"retry_delays_ms": [50, 100, 200], "max_retries": 3}
+
+
+def make_repo(root, embedder, index=True, **daemon):
+    write_fixture_repo(root)
+    config = Config(root=root, daemon=DaemonConfig(enabled=True, **daemon))
+    write_config(config)
+    if index:
+        run_index(config, embedder)
+    return config
+
+
+@pytest.fixture
+def repo(tmp_path, embedder, reap_daemons):
+    return make_repo(tmp_path / "repo", embedder)
+
+
+def cidx(config, *args, env=None):
+    return run_cidx(*args, cwd=config.root, env=env)
+
+
+def test_first_query_auto_starts_the_daemon_quietly(repo):
+    assert status(repo) is None
+    out = cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    first = wait_serving(repo)
+    assert first["queries"] == 1  # the query was answered by the daemon, not in-process
+    cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert status(repo)["pid"] == first["pid"] and status(repo)["queries"] == 2
+
+
+def test_sigkilled_daemon_is_restarted(repo):
+    cidx(repo, "query", "circleArea", "--fts", "-q")
+    old = wait_serving(repo)["pid"]
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: not alive(old), what="the daemon to die")
+    out = cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    new = status(repo)
+    assert new["pid"] != old and new["queries"] == 1
+
+
+def test_socket_file_without_daemon_is_recovered(repo):
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(socket_path(repo.config_dir)))
+    stale.close()
+    out = cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    assert status(repo)["queries"] == 1
+
+
+def test_daemon_that_accepts_but_never_answers_leads_to_fallback(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, **FAST)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path(config.config_dir)))
+    listener.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept_and_hang():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # never read, never answer
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_hang, daemon=True)
+    thread.start()
+    try:
+        out = cidx(config, "query", "circleArea", "--fts", "-q")
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n"
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and "daemon unavailable" in lines[0] and "cidx status" in lines[0]
+    assert len(held) >= 2  # it tried again (restart) before giving up
+    assert os.path.lexists(socket_path(config.config_dir))  # a live listener's socket is never deleted
+
+
+def test_restarts_exhausted_fall_back_with_one_clear_line(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, **FAST)
+    socket_path(config.config_dir).mkdir()  # a daemon can never bind here
+    out = cidx(config, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n"
+    assert out.stderr.count("\n") == 1
+    assert "daemon unavailable" in out.stderr and "cidx status" in out.stderr and "daemon.log" in out.stderr
+    assert "is a directory" in (config.config_dir / "daemon.log").read_text()
+
+
+def test_backoff_delays_come_from_the_config(tmp_path, embedder):
+    config = make_repo(tmp_path / "repo", embedder, index=False, retry_delays_ms=[7, 11, 13], max_retries=2)
+    slept, spawned = [], []
+    outcome = run_via_daemon(config, lambda conn: None, sleep=slept.append, spawn=spawned.append)
+    assert not outcome.via_daemon and spawned == [config.root]
+    assert slept == [0.007, 0.011]  # max_retries attempts, delays in order
+
+
+def test_query_errors_are_errors_not_crashes(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, index=False)
+    out = cidx(config, "query", "anything")
+    assert out.returncode == 1 and "run `cidx index`" in out.stderr and out.stderr.count("\n") == 1
+    first = wait_serving(config)
+    out = cidx(config, "query", "anything", "--fts")
+    assert out.returncode == 1 and "daemon unavailable" not in out.stderr
+    again = status(config)
+    assert again["pid"] == first["pid"] and again["query_errors"] == 2  # no restart
+
+
+def test_changed_config_replaces_the_daemon_transparently(repo):
+    cidx(repo, "query", "circleArea", "--fts", "-q")
+    old = wait_serving(repo)["pid"]
+    assert cidx(repo, "config", "--daemon-ttl", "3").returncode == 0
+    out = cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    new = status(repo)
+    assert new["pid"] != old and new["ttl_minutes"] == 3
+    wait_until(lambda: not alive(old), what="the old daemon to exit")
+
+
+def test_daemon_of_another_version_leaves(repo):
+    cidx(repo, "query", "circleArea", "--fts", "-q")
+    pid = wait_serving(repo)["pid"]
+    conn = connect(repo)
+    try:
+        reply = conn.call("hello", "0.0.0-old", repo.fingerprint(), str(repo.root))
+    finally:
+        conn.close()
+    assert reply[0] == __version__ and reply[3] is False
+    wait_until(lambda: not alive(pid), what="the outdated daemon to exit")
+
+
+def test_index_runs_in_the_daemon(repo):
+    (repo.root / "src/extra.py").write_text("def okapi_function():\n    pass\n")
+    out = cidx(repo, "index")
+    assert out.returncode == 0 and "indexed 1 files" in out.stderr
+    st = wait_serving(repo)
+    assert st["disk_loads"]["model"] == 1  # the daemon's warm model did the embedding
+    assert cidx(repo, "query", "okapi_function", "--fts", "-q").stdout == "src/extra.py:1\n"
+
+
+# --- parity: every option gives identical output and exit code through the daemon and standalone ---
+
+PARITY_CASES = [
+    ["sort numbers", "--json"],
+    ["circleArea", "--fts", "--json"],
+    ["retries with backoff", "--hybrid", "--json"],
+    ["BubbleSort", "--fts", "--semantic", "--json"],
+    ["function", "-l", "2", "--json"],
+    ["function", "--language", "go", "--json"],
+    ["function", "--exclude-language", "python", "--json"],
+    ["configuration", "--path-filter", "src/*", "--json"],
+    ["configuration", "--exclude-path", "src/*", "--json"],
+    ["configuration file", "--min-score", "0.2", "--json"],
+    ["sorting", "--accuracy", "high", "--json"],
+    ["circleAria", "--fts", "--fuzzy", "--json"],
+    ["cirkleAria", "--fts", "--edit-distance", "2", "--json"],
+    ["ParseConfig", "--fts", "--case-sensitive", "--json"],
+    [r"return width \* height", "--fts", "--regex", "--json"],
+    ["circleArea", "--fts", "--snippet-lines", "0", "--json"],
+    ["circleArea", "--fts", "-q"],
+    ["circleArea", "--fts"],
+    ["http client", "--hybrid", "--snippet-lines", "2"],
+    ["x", "--language", "klingon"],
+    ["()", "--fts"],
+    ["(", "--fts", "--regex"],
+    ["x", "--limit", "0"],
+]
+
+
+@pytest.fixture(scope="module")
+def parity_repo(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("parity") / "repo"
+    config = make_repo(root, embedder)
+    yield config
+    from tests.conftest import kill_daemons
+
+    kill_daemons(root)
+
+
+@pytest.mark.parametrize("argv", PARITY_CASES, ids=[" ".join(c) for c in PARITY_CASES])
+def test_parity_daemon_and_standalone(parity_repo, argv):
+    via_daemon = cidx(parity_repo, "query", *argv)
+    standalone = cidx(parity_repo, "query", *argv, env={"CIDX_NO_DAEMON": "1"})
+    assert "daemon unavailable" not in via_daemon.stderr
+    assert (via_daemon.returncode, via_daemon.stdout, via_daemon.stderr) == \
+        (standalone.returncode, standalone.stdout, standalone.stderr)
+    if "--json" in argv and via_daemon.returncode == 0:
+        assert json.loads(via_daemon.stdout)["hits"] or argv[0] in ("configuration file",)
+    assert status(parity_repo)["queries"] > 0
+
+
+HEAVY = ("click", "rich", "numpy", "tantivy", "hnswlib", "tokenizers", "safetensors")
+
+
+@pytest.mark.parametrize("output", [["-q"], ["--json"], []])
+def test_fast_path_imports_nothing_heavy(repo, tmp_path, output):
+    cidx(repo, "query", "circleArea", "--fts", "-q")  # the daemon is up: this is the warm path
+    dump = tmp_path / "modules.json"
+    code = (
+        "import atexit, json, sys, threading\n"
+        "main_modules = {}\n"
+        "def record():\n"
+        f"    open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"
+        "atexit.register(record)\n"
+        f"sys.argv = ['cidx', 'query', 'circleArea', '--fts', *{output!r}]\n"
+        "from cidx.entry import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "src/geometry.js" in proc.stdout, proc.stderr
+    modules = set(json.loads(dump.read_text()))
+    leaked = [m for m in HEAVY + ("rpyc", "transitions", "dataclasses", "inspect") if m in modules]
+    assert not leaked, f"fast path imported {leaked}"
+    assert "cidx.client.wire" in modules and "cidx.cli" not in modules
