@@ -104,6 +104,26 @@ def query(args: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option("--debounce", type=click.FloatRange(0, 3600), default=1.0, show_default=True,
+              help="seconds of quiet before re-indexing")
+@click.option("--stop", "stop_", is_flag=True, help="stop the daemon's watch")
+def watch(debounce: float, stop_: bool) -> None:
+    """Re-index changed files automatically (inside the daemon when it is enabled)."""
+    from cidx.client import watch_cli
+
+    config = find_and_load()
+    if stop_:
+        stopped = watch_cli.stop_watch_in_daemon(config)
+        click.echo({True: "stopped watching", False: "the daemon was not watching",
+                    None: "no daemon is running"}[stopped])
+        return
+    if config.daemon.enabled and os.environ.get("CIDX_NO_DAEMON") != "1":
+        if watch_cli.watch_in_daemon(config, debounce):
+            return
+    watch_cli.watch_foreground(config, debounce)
+
+
+@cli.command()
 @click.option("--verify", is_flag=True, help="also check that the three stores agree")
 def status(verify: bool) -> None:
     """Show the config, the index and (when enabled) the daemon."""

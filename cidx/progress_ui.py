@@ -25,14 +25,16 @@ class IndexProgressBar:
         self.task = None
 
     def __enter__(self) -> "IndexProgressBar":
-        self.progress.start()
-        self.task = self.progress.add_task("index", total=None, phase="scan", rate=0.0, chunks=0, current="")
-        return self
+        return self  # the bar appears with the first event: an early error stays a single line
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self.task is not None:
+            self.progress.stop()
 
     def update(self, event: ProgressEvent) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("index", total=None, phase="scan", rate=0.0, chunks=0, current="")
         current = event.current_file if len(event.current_file) <= 48 else "…" + event.current_file[-47:]
         self.progress.update(self.task, total=event.files_total or None, completed=event.files_done,
                              phase=event.phase, rate=event.chunks_per_s, chunks=event.chunks_done, current=current)

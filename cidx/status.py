@@ -83,6 +83,11 @@ def print_status(info: dict) -> None:
                                         f"{d['cache_misses']} misses · {d['query_errors']} errors")
         if d["indexing"]:
             table.add_row("daemon indexing", str(d["index_progress"]))
+        w = d.get("watch")
+        table.add_row("watch", "off" if w is None else
+                      f"on · debounce {w['debounce_s']:g}s · {w['runs']} re-index runs"
+                      + (" · change pending" if w["pending"] else "")
+                      + (f" · last error: {w['last_error']}" if w["last_error"] else ""))
         table.add_row("daemon socket", d["socket"])
     if info["daemon_enabled"]:
         table.add_row("daemon log", info["daemon_log"])

@@ -21,6 +21,7 @@ import fcntl
 from pathlib import Path
 
 from rpyc.utils.authenticators import AuthenticationError
+from rpyc.utils.helpers import classpartial
 from rpyc.utils.server import ThreadedServer
 
 from cidx.config import CONFIG_DIR_NAME, CONFIG_FILE_NAME, load_config
@@ -125,7 +126,8 @@ class Daemon:
 
     def serve(self) -> int:
         try:
-            self.server = bind_server(CidxDaemonService(self.state), self.socket_path, lock_path(self.config.config_dir))
+            service = classpartial(CidxDaemonService, self.state)  # one service instance per connection
+            self.server = bind_server(service, self.socket_path, lock_path(self.config.config_dir))
         except SocketOccupied:
             log.info("another daemon already serves %s; exiting", self.socket_path)
             return 0
@@ -150,6 +152,7 @@ class Daemon:
             return
         log.info("shutdown requested: %s", reason)
         self.stopping.set()
+        self.state.stop_watch()
         if self.state.index_cancel is not None:
             self.state.index_cancel.set()  # indexing stops at its next safe point
         threading.Thread(target=self._close_server, name="closer", daemon=True).start()

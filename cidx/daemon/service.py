@@ -42,6 +42,19 @@ class DaemonState:
         self.index_lock = threading.Lock()
         self.index_cancel: threading.Event | None = None
         self.index_progress: tuple | None = None
+        self.watcher = None  # cidx.watch.Watcher while `cidx watch` runs in the daemon
+
+    def reindex_for_watch(self) -> None:
+        """Serialised with client-requested indexing (index_lock) and, across processes, by the
+        writer lock inside run_index."""
+        with self.index_lock, self.cache.request():
+            run_index(self.config, self.cache.engine.embedder)
+
+    def stop_watch(self) -> bool:
+        watcher, self.watcher = self.watcher, None
+        if watcher is not None:
+            watcher.stop()
+        return watcher is not None
 
 
 class CidxDaemonService(rpyc.Service):
@@ -126,6 +139,29 @@ class CidxDaemonService(rpyc.Service):
             log.exception("indexing failed")
             return (ERROR, 1, f"daemon error while indexing: {exc.__class__.__name__}: {exc} (see {state.log_path})")
 
+    def exposed_watch(self, project_path, debounce_seconds=1.0) -> tuple:
+        """Start re-indexing changed files after `debounce_seconds` of quiet (idempotent)."""
+        from cidx.watch import Watcher, snapshot
+
+        state = self._state
+        try:
+            self._check_project(project_path)
+            debounce = float(debounce_seconds)
+            if not 0 <= debounce <= 3600:
+                raise UsageError("--debounce must be between 0 and 3600 seconds")
+        except (CidxError, TypeError, ValueError) as exc:
+            return _error(exc if isinstance(exc, CidxError) else UsageError(str(exc)))
+        if state.watcher is None:
+            state.watcher = Watcher(lambda: snapshot(state.config), state.reindex_for_watch,
+                                    debounce_seconds=debounce,
+                                    on_error=lambda exc: log.warning("watch: re-index failed: %s", exc))
+            threading.Thread(target=state.watcher.run, name="watch", daemon=True).start()
+            log.info("watching %s (debounce %.1fs)", state.config.root, debounce)
+        return (OK, json.dumps(state.watcher.state()))
+
+    def exposed_watch_stop(self) -> tuple:
+        return (OK, self._state.stop_watch())
+
     def exposed_cancel_index(self) -> tuple:
         cancel = self._state.index_cancel
         if cancel is not None:
@@ -155,6 +191,7 @@ class CidxDaemonService(rpyc.Service):
             "disk_loads": dict(reader.loads),
             "indexing": state.index_cancel is not None,
             "index_progress": state.index_progress,
+            "watch": state.watcher.state() if state.watcher is not None else None,
             "config_fingerprint": state.config.fingerprint(),
         }
         return (OK, json.dumps(status))
