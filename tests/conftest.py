@@ -169,8 +169,10 @@ def kill_daemons(under: Path) -> list[int]:
 def no_daemon_survives(tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     yield
+    cmdlines = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                for pid in daemon_pids(base)}
     leaked = kill_daemons(base)
-    assert not leaked, f"daemon processes survived the test session (killed now): {leaked}"
+    assert not leaked, f"daemon processes survived the test session (killed now): {cmdlines}"
 
 
 @pytest.fixture
