@@ -111,10 +111,7 @@ class _Run:
         self._emit("scan", "")
         files = discover_files(self.config.root, self.config.exclude_patterns, self.config.max_file_size)
         manifest = {} if self.clear else self.writer.manifest()
-        present = {f.path for f in files}
-        removed = sorted(set(manifest) - present)
-        todo = [f for f in files if not _unchanged(manifest.get(f.path), f)]
-        unchanged = len(files) - len(todo)
+        removed, todo, unchanged = diff_manifest(manifest, files)
         self.files_total = len(todo)
 
         batch = Batch(clear=self.clear)
@@ -191,6 +188,15 @@ class _Run:
         if self.files_done and self.files_total:
             eta = elapsed / self.files_done * (self.files_total - self.files_done)
         self.progress(ProgressEvent(phase, self.files_done, self.files_total, self.chunks_done, current, rate, eta))
+
+
+def diff_manifest(manifest: dict[str, FileRow], files: list[SourceFile]) -> tuple[list[str], list[SourceFile], int]:
+    """(removed paths, files to (re)read, count unchanged). Same size and mtime means unchanged;
+    anything else is read again, and its content hash decides whether it is re-chunked."""
+    present = {f.path for f in files}
+    removed = sorted(set(manifest) - present)
+    todo = [f for f in files if not _unchanged(manifest.get(f.path), f)]
+    return removed, todo, len(files) - len(todo)
 
 
 def _unchanged(old: FileRow | None, source: SourceFile) -> bool:
