@@ -124,7 +124,10 @@ class IndexReader:
             self.loads["hnsw"] += 1
             text_index = fts.open_reader(self.layout.fts_dir(generation))
             self.loads["fts"] += 1
-            current = LoadedGeneration(generation, state["model"], dim, chunk_count,
-                                       vectors.VectorSearcher(hnsw, chunk_count), text_index)
-            self._loaded = current
-            return current
+            loaded = LoadedGeneration(generation, state["model"], dim, chunk_count,
+                                      vectors.VectorSearcher(hnsw, chunk_count), text_index)
+            # A snapshot taken just before a commit may ask for the previous generation after a
+            # newer one is cached: serve it without replacing the newer one.
+            if current is None or generation > current.generation:
+                self._loaded = loaded
+            return loaded
