@@ -83,6 +83,8 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
     layout = IndexLayout(config.index_dir)
     lock = WriterLock(layout.lock_path).acquire(wait_seconds=lock_wait_seconds)
     try:
+        if not embedder.dim:  # an HTTP model of unknown size: one tiny request tells
+            embedder.embed(["dimension probe"])
         writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim)
         try:
             if fts_only:

@@ -77,6 +77,8 @@ def spawn_daemon(root: Path):
 
     return subprocess.Popen(
         [sys.executable, "-m", "cidx.daemon", str(root)],
-        cwd=str(root), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # cwd "/": with `python -m`, the working directory comes first on sys.path, and a repository
+        # with a top-level json/ or logging.py would shadow the standard library in the daemon.
+        cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -41,7 +41,9 @@ def index_via_daemon(config: Config, *, clear: bool, fts_only: bool) -> bool:
 
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel_in_daemon(config))
     try:
-        outcome = run_via_daemon(config, request, connection_class=DaemonConnection)  # callbacks: real rpyc
+        # Callbacks need the rpyc library. No deadline on the call: a large index takes as long as it
+        # takes and streams progress meanwhile; a hung daemon is caught by the handshake's timeout.
+        outcome = run_via_daemon(config, request, connection_class=DaemonConnection, call_timeout=None)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not outcome.via_daemon:

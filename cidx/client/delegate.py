@@ -45,6 +45,11 @@ class DaemonEffects:
         return self._open()
 
     def spawn(self) -> None:
+        full = getattr(self.config, "full", None)
+        if full is not None:
+            # Before paying for a daemon start, validate the whole config (the fast path read only
+            # what it needs): a ConfigError is the user's one-line error, not a fallback.
+            full()
         self._spawn(self.config.root)
 
     def connect(self) -> bool:

@@ -3,8 +3,8 @@
 cidx.config validates everything with dataclasses (which import inspect: ~15 ms). The fast path
 only needs the repository root, the daemon's retry settings and the config digest. Anything it
 cannot vouch for (an odd value, a missing key of the wrong type) sends the invocation to the full
-CLI, which reports the problem properly: this reader never decides that a config is valid when
-cidx.config would reject it.
+CLI, which reports the problem properly. The other keys are validated by cidx.config before a
+daemon is spawned (client/delegate.py), and the running daemon validated them when it started.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable
 
-from cidx.errors import IndexMissingError
-from cidx.lifecycle import STOPPED, WARM, CacheLifecycle
+from cidx.errors import CidxError
+from cidx.lifecycle import STOPPED, CacheLifecycle
 from cidx.params import QueryParams
 from cidx.results import QueryResult
 
@@ -52,6 +52,18 @@ class DaemonCache:
             else:
                 self._evict()  # evicted already: drop whatever a previous index run loaded
 
+    def hold(self) -> None:
+        """Activity that keeps the daemon from evicting or idling out while it lasts (an open
+        client connection, a running watch). It does not refresh the TTL: only queries do, so a
+        loop polling `cidx status` never keeps the cache warm."""
+        with self._lock:
+            self.lifecycle.request_started()
+
+    def release(self) -> None:
+        with self._lock:
+            if self.lifecycle.in_flight:
+                self.lifecycle.request_finished()
+
     def stop(self, reason: str) -> None:
         with self._lock:
             if self.lifecycle.state != STOPPED:
@@ -80,8 +92,8 @@ class DaemonCache:
         finally:
             with self._lock:
                 self.lifecycle.request_finished()
-                if needs_cache and self.lifecycle.state == WARM:
-                    self.lifecycle.access(self.clock())  # idle time counts from the end of a request
+                if "touch" in self.lifecycle.allowed_events():
+                    self.lifecycle.touch(self.clock())  # idle time counts from the end of a request
 
     def query(self, params: QueryParams) -> QueryResult:
         loads_before = sum(self.engine.reader.loads.values())  # before access(): a cold load is a miss
@@ -103,12 +115,18 @@ class DaemonCache:
     def _load(self) -> None:
         """Warm everything a query needs: the model and the committed generation's indexes."""
         started = time.perf_counter()
-        self.engine.embedder  # noqa: B018 - loads the model once
+        # Best effort: a piece that cannot load (no index yet, a damaged file, an embedding provider
+        # without its key) is reported by the query that needs it, and `cidx index --clear` can
+        # still run to repair the index. A full-text query never needs the model.
+        try:
+            self.engine.embedder  # noqa: B018 - loads the model once
+        except CidxError as exc:
+            log.warning("embedding model not loaded: %s", exc)
         try:
             with self.engine.reader.snapshot():
                 pass
-        except IndexMissingError:
-            pass  # nothing indexed yet: the query reports it, the model stays warm
+        except CidxError as exc:
+            log.warning("index not loaded: %s", exc)
         log.info("cache loaded in %.0f ms", (time.perf_counter() - started) * 1e3)
 
     def _evict(self) -> None:

@@ -96,6 +96,9 @@ def bind_server(service, sock_path: Path, flock_path: Path) -> ThreadedServer:
 
 def setup_logging(config_dir: Path) -> Path:
     path = log_path(config_dir)
+    if not config_dir.is_dir():  # not a cidx repository: never create .code-indexer/ here
+        logging.getLogger("cidx").addHandler(logging.StreamHandler())
+        return path
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
     root = logging.getLogger("cidx")
@@ -106,9 +109,9 @@ def setup_logging(config_dir: Path) -> Path:
 
 class Daemon:
     def __init__(self, root: Path):
+        self.log_path = setup_logging(Path(root) / CONFIG_DIR_NAME)  # first: a bad config is logged too
         self.config = load_config(Path(root) / CONFIG_DIR_NAME / CONFIG_FILE_NAME)
         config_dir = self.config.config_dir
-        self.log_path = setup_logging(config_dir)
         self.socket_path = socket_path(config_dir, create_dirs=True)
         self.stopping = threading.Event()
         self.server: ThreadedServer | None = None

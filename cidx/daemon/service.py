@@ -54,6 +54,7 @@ class DaemonState:
         watcher, self.watcher = self.watcher, None
         if watcher is not None:
             watcher.stop()
+            self.cache.release()  # a watch holds the daemon alive (see exposed_watch)
         return watcher is not None
 
 
@@ -66,7 +67,11 @@ class CidxDaemonService(rpyc.Service):
         self._state = state
         self._leave_reason: str | None = None
 
+    def on_connect(self, conn) -> None:
+        self._state.cache.hold()  # a connected client is activity: no idle shutdown under it
+
     def on_disconnect(self, conn) -> None:
+        self._state.cache.release()
         if self._leave_reason is not None:
             self._state.request_shutdown(self._leave_reason)
 
@@ -152,6 +157,7 @@ class CidxDaemonService(rpyc.Service):
         except (CidxError, TypeError, ValueError) as exc:
             return _error(exc if isinstance(exc, CidxError) else UsageError(str(exc)))
         if state.watcher is None:
+            state.cache.hold()  # while watching, the daemon never idles out (auto_shutdown_on_idle)
             state.watcher = Watcher(lambda: snapshot(state.config), state.reindex_for_watch,
                                     debounce_seconds=debounce,
                                     on_error=lambda exc: log.warning("watch: re-index failed: %s", exc))

@@ -77,6 +77,13 @@ class CacheLifecycle(TableMachine):
         self._last_access = now  # before the load, so a failing load still counts as activity
         self._fire("access")
 
+    def touch(self, now: float) -> None:
+        """Client activity that needs no indexes (a connection opening or closing): the idle
+        clock restarts, nothing is loaded."""
+        self._require("touch")
+        self._last_access = now
+        self._fire("touch")
+
     def request_started(self) -> None:
         self._fire("request_started")
         self._in_flight += 1

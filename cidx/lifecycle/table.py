@@ -91,6 +91,8 @@ ROWS: tuple[Row, ...] = (
     _cache(WARM, "request_started", WARM),
     _cache(EVICTED, "request_finished", EVICTED),
     _cache(WARM, "request_finished", WARM),
+    _cache(EVICTED, "touch", EVICTED, note="client activity (a connection): refreshes last access, loads nothing"),
+    _cache(WARM, "touch", WARM, note="client activity: refreshes last access"),
     _cache(WARM, "tick", EVICTED, ["expired"], effect="evict",
            note="tick() then re-checks at once, so shutdown needs no extra interval"),
     _cache(WARM, "tick", WARM),

@@ -57,6 +57,9 @@ class SearchEngine:
             query_vector = self.embedder.embed_query(params.text)  # outside the snapshot: no DB held
             timings["embed"] = (time.perf_counter() - t0) * 1e3
         with self.reader.snapshot() as snap:
+            if query_vector is not None and snap.loaded.model != self.embedder.name:
+                raise UsageError(f"the index was built with {snap.loaded.model} but the config uses "
+                                 f"{self.embedder.name}; run `cidx index --clear` to rebuild it")
             t1 = time.perf_counter()
             if params.mode == "semantic":
                 hits = self._semantic(snap, params, chunk_filter, query_vector, params.limit)

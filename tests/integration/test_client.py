@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,37 @@ def test_fast_path_imports_nothing_heavy(repo, tmp_path, output):
     leaked = [m for m in HEAVY + ("rpyc", "transitions", "dataclasses", "inspect") if m in modules]
     assert not leaked, f"fast path imported {leaked}"
     assert "cidx.client.wire" in modules and "cidx.cli" not in modules
+
+
+def test_daemon_starts_in_a_repository_that_shadows_the_stdlib(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, **FAST)
+    for name in ("json", "logging", "socket"):
+        (config.root / name).mkdir()
+        (config.root / name / "__init__.py").write_text("raise ImportError('shadowed stdlib module')\n")
+    script = Path(sys.executable).parent / "cidx"  # what users run (`python -m` in the repo would shadow too)
+    out = subprocess.run([str(script), "query", "circleArea", "--fts", "-q"], cwd=config.root, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    assert wait_serving(config)["queries"] == 1
+
+
+def test_bad_config_is_reported_before_spawning_a_daemon(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, **FAST)
+    raw = json.loads(config.config_path.read_text())
+    raw["daemon"]["ttl_minutes"] = 0
+    config.config_path.write_text(json.dumps(raw))
+    out = cidx(config, "query", "circleArea", "--fts", "-q")
+    assert out.returncode == 1 and "daemon.ttl_minutes" in out.stderr and out.stderr.count("\n") == 1
+    assert "daemon unavailable" not in out.stderr and status(config) is None
+
+
+def test_fts_through_the_daemon_needs_no_embedding_provider(tmp_path, embedder, reap_daemons, monkeypatch):
+    config = make_repo(tmp_path / "repo", embedder)
+    raw = json.loads(config.config_path.read_text())
+    raw["embedding"] = {"provider": "voyage", "model": "voyage-code-3"}  # and no VOYAGE_API_KEY
+    config.config_path.write_text(json.dumps(raw))
+    env = {"VOYAGE_API_KEY": ""}
+    out = cidx(config, "query", "circleArea", "--fts", "-q", env=env)
+    assert out.returncode == 0 and out.stdout == "src/geometry.js:2\n" and out.stderr == ""
+    semantic = cidx(config, "query", "circle area", env=env)
+    assert semantic.returncode == 1 and "VOYAGE_API_KEY" in semantic.stderr and "daemon unavailable" not in semantic.stderr

@@ -7,8 +7,10 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import stat
 import threading
+import time
 
 import pytest
 
@@ -265,3 +267,30 @@ def test_config_change_replaces_the_daemon(repo, daemon):
     finally:
         conn.close()
     assert daemon.wait(timeout=20) == 0  # it left so the right one can start
+
+
+def test_a_damaged_index_is_repaired_through_the_daemon(repo):
+    generation = max(g for g, _ in __import__("cidx.store.layout", fromlist=["IndexLayout"]).IndexLayout(
+        repo.index_dir).generation_files())
+    hnsw = repo.index_dir / f"hnsw-{generation}.bin"
+    hnsw.write_bytes(hnsw.read_bytes()[:100])  # truncated
+    broken = run_cidx("query", "sort numbers", cwd=repo.root)
+    assert broken.returncode == 1 and "cidx index --clear" in broken.stderr and broken.stderr.count("\n") == 1
+    repaired = run_cidx("index", "--clear", cwd=repo.root)
+    assert repaired.returncode == 0, repaired.stderr
+    assert status(repo) is not None  # done by the daemon
+    fixed = run_cidx("query", "sort numbers", "-q", cwd=repo.root)
+    assert fixed.returncode == 0 and fixed.stdout.startswith("lib/sorting.go:")
+
+
+def test_a_watch_keeps_an_auto_shutdown_daemon_alive(tmp_path, embedder, reap_daemons):
+    config = make_repo(tmp_path / "repo", embedder, ttl_minutes=0.03, eviction_check_interval_seconds=0.1,
+                       auto_shutdown_on_idle=True)  # a TTL (1.8 s) longer than a daemon's start-up
+    assert run_cidx("watch", "--debounce", "0.2", cwd=config.root).returncode == 0  # starts the daemon
+    pid = wait_serving(config)["pid"]
+    deadline = time.monotonic() + 4.0  # two TTLs and forty eviction checks
+    while time.monotonic() < deadline:
+        assert alive(pid), "the daemon idled out while watching"
+        time.sleep(0.05)
+    assert run_cidx("watch", "--stop", cwd=config.root).returncode == 0
+    wait_until(lambda: not alive(pid), timeout=20, what="the idle daemon to leave once the watch stops")

@@ -13,7 +13,7 @@ CLIENT_EVENTS = st.sampled_from(["daemon_absent", "attempt", "connect_failed", "
                                  "restart", "give_up", "query_error"])
 CACHE_EVENTS = st.tuples(
     st.sampled_from(["bind", "bound", "bind_failed", "access", "request_started", "request_finished", "tick",
-                     "evict", "stop"]),
+                     "evict", "stop", "touch"]),
     st.floats(min_value=0, max_value=100, allow_nan=False),
 )
 
@@ -51,7 +51,7 @@ def test_cache_engines_agree(ttl, auto, events):
     now = 0.0
     for name, delta in events:
         now += delta
-        args = (now,) if name in ("bound", "access", "tick") else ()
+        args = (now,) if name in ("bound", "access", "tick", "touch") else ()
         assert step(a, name, *args) == step(b, name, *args)
         assert logs["transitions"] == logs["table"]
 

@@ -1,0 +1,52 @@
+"""An OpenAI-compatible provider whose model size cidx does not know (any Ollama model), served by a
+real local HTTP server; and what happens when the config's model no longer matches the index."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cidx.config import Config, EmbeddingConfig, write_config
+from cidx.errors import UsageError
+from cidx.indexer import run_index
+from cidx.params import QueryParams
+from cidx.services import make_embedder, run_query_standalone
+from tests.conftest import run_cidx, write_fixture_repo
+from tests.integration.test_embed_http import DIM, FakeServer
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def test_unknown_model_size_is_learned_and_indexing_works(tmp_path, server):
+    root = write_fixture_repo(tmp_path / "repo")
+    config = Config(root=root, embedding=EmbeddingConfig(provider="openai", model="nomic-embed-text",
+                                                         base_url=server.url))
+    write_config(config)
+    summary = run_index(config, make_embedder(config))
+    assert summary.files_indexed == 6
+    result = run_query_standalone(config, QueryParams(text="sort numbers"))
+    assert len(result.hits) == 6 and all(h.source == "semantic" for h in result.hits)
+    assert {len(r["body"]["input"]) for r in server.requests} >= {1}  # probe, then batches
+    assert DIM == 8
+
+
+def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, embedder):
+    root = write_fixture_repo(tmp_path / "repo")
+    config = Config(root=root)
+    write_config(config)
+    run_index(config, embedder)
+    switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
+                                                                     base_url=server.url))
+    write_config(switched)
+    with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2 but the config uses openai:other-model.*cidx index --clear"):
+        run_query_standalone(switched, QueryParams(text="sort numbers"))
+    # full-text needs no model: it still answers
+    assert run_query_standalone(switched, QueryParams(text="circleArea", mode="fts")).hits[0].path == "src/geometry.js"
+    out = run_cidx("query", "sort numbers", cwd=root)
+    assert out.returncode == 2 and "cidx index --clear" in out.stderr and out.stderr.count("\n") == 1
