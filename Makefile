@@ -35,7 +35,7 @@ test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 soak: install
-	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability -m "slow or not slow"
+	CIDX_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability -m "slow or not slow"
 
 bench: install
 	$(BIN)/pip install -q '.[bench]'

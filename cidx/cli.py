@@ -171,6 +171,11 @@ def config_cmd(daemon: bool | None, daemon_ttl: float | None, auto_shutdown: boo
         config = dataclasses.replace(config, daemon=dataclasses.replace(config.daemon, **changes))
         write_config(config)
         click.echo(f"updated {config.config_path}: " + ", ".join(f"daemon.{k}={v}" for k, v in changes.items()))
+        if changes.get("enabled") is False:
+            from cidx.client.control import stop_daemon
+
+            if stop_daemon(config) is not None:
+                click.echo("stopped the running daemon")
     if show or not changes:
         click.echo(json.dumps(config.to_json_dict(), indent=2))
 

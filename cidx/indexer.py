@@ -19,7 +19,7 @@ import numpy as np
 
 from cidx.config import Config
 from cidx.errors import IndexCancelled
-from cidx.source.chunker import chunk_text
+from cidx.source.chunker import CHUNKING_ID, chunk_text
 from cidx.source.discover import SourceFile, discover_files, read_source
 from cidx.source.languages import language_for
 from cidx.store import failpoints
@@ -85,12 +85,14 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
     try:
         if not embedder.dim:  # an HTTP model of unknown size: one tiny request tells
             embedder.embed(["dimension probe"])
-        writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim)
+        writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
         try:
             if fts_only:
                 started = clock()
                 generation = writer.rebuild_fts()
                 return IndexSummary(generation, 0, 0, 0, 0, 0, 0, 0, clock() - started)
+            if writer.generation and writer.chunking != CHUNKING_ID:
+                clear = True  # chunks cut another way: re-chunk everything (unchanged text stays cached)
             return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run()
         finally:
             writer.close()

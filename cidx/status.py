@@ -37,9 +37,13 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
             "last_index_time": float(state["last_index_time"]) if "last_index_time" in state else None,
         })
         if verify:
+            from cidx.errors import CidxError
             from cidx.store.check import verify_index
 
-            info["problems"] = verify_index(layout)
+            try:
+                info["problems"] = verify_index(layout)
+            except CidxError as exc:  # a damaged store is a finding, not a failure of `status`
+                info["problems"] = [exc.message]
     if config.daemon.enabled:
         from cidx.client.control import daemon_status
         from cidx.daemon.socket_path import log_path, socket_path
@@ -71,6 +75,9 @@ def print_status(info: dict) -> None:
         table.add_row("consistency", "[green]ok[/]" if not info["problems"] else "[red]" + "; ".join(info["problems"]))
     if not info["daemon_enabled"]:
         table.add_row("daemon", "disabled (enable with `cidx config --daemon`)")
+    elif (info.get("daemon") or {}).get("hung"):
+        table.add_row("daemon", "[red]not answering[/]: a process accepts connections on the socket but does not "
+                                f"reply (stopped or stuck?) · socket {info['daemon_socket']} · see the log")
     elif info.get("daemon") is None:
         table.add_row("daemon", f"enabled, not running (starts on the next query) · socket {info['daemon_socket']}")
     else:

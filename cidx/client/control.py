@@ -15,16 +15,20 @@ from cidx.lifecycle import ConnectionFailure
 STOP_WAIT = 10.0
 
 
+HUNG = {"hung": True}
+
+
 def daemon_status(config: Config) -> dict | None:
-    """The live daemon's status, or None when none answers."""
+    """The live daemon's status; None when nothing listens; HUNG when something accepts the
+    connection but does not answer (a stopped or stuck daemon)."""
     try:
         conn = DaemonConnection(socket_path(config.config_dir), call_timeout=5)
     except ConnectionFailure:
         return None
     try:
-        return json.loads(conn.call("get_status", timeout=5))
+        return json.loads(conn.call("get_status", timeout=3))
     except ConnectionFailure:
-        return None
+        return HUNG
     finally:
         conn.close()
 
@@ -32,13 +36,16 @@ def daemon_status(config: Config) -> dict | None:
 def start_daemon(config: Config, *, wait_seconds: float = 30.0, sleep=time.sleep) -> dict:
     """Start the daemon (if none runs) and wait until it answers; returns its status."""
     status = daemon_status(config)
+    if status is HUNG:
+        raise CidxError(f"a daemon holds {socket_path(config.config_dir)} but does not answer; "
+                        f"see {log_path(config.config_dir)} and end that process")
     if status is not None:
         return status
     proc = spawn_daemon(config.root)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         status = daemon_status(config)
-        if status is not None:
+        if status is not None and status is not HUNG:
             return status
         code = proc.poll()
         if code not in (None, 0):

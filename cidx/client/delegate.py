@@ -109,6 +109,7 @@ def run_via_daemon(config, request: Callable[[object], object], **kwargs) -> Out
 
 
 def fallback_notice(config, reason: str) -> str:
-    dim, reset = ("\033[2m", "\033[0m") if sys.stderr.isatty() else ("", "")
+    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    dim, reset = ("\033[2m", "\033[0m") if color else ("", "")
     return (f"{dim}cidx: daemon unavailable ({reason}); ran in-process instead. "
             f"Check `cidx status` and {log_path(config.config_dir)}{reset}")

@@ -75,7 +75,8 @@ def bind_server(service, sock_path: Path, flock_path: Path) -> ThreadedServer:
             if os.path.lexists(sock_path):
                 mode = os.lstat(sock_path).st_mode
                 if not stat.S_ISSOCK(mode):
-                    kind = "directory" if stat.S_ISDIR(mode) else "regular file"
+                    kind = ("symbolic link" if stat.S_ISLNK(mode) else "directory" if stat.S_ISDIR(mode)
+                            else "regular file")
                     raise CidxError(f"{sock_path} is a {kind}, not a socket; remove it and run `cidx start`")
                 if probe_live(sock_path):
                     raise SocketOccupied(str(sock_path))
@@ -132,6 +133,8 @@ class Daemon:
             service = classpartial(CidxDaemonService, self.state)  # one service instance per connection
             self.server = bind_server(service, self.socket_path, lock_path(self.config.config_dir))
         except SocketOccupied:
+            self.cache.lifecycle.bind()
+            self.cache.lifecycle.bind_failed()  # another daemon serves: touch nothing of it
             log.info("another daemon already serves %s; exiting", self.socket_path)
             return 0
         self._socket_ino = os.stat(self.socket_path).st_ino

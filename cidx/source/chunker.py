@@ -17,6 +17,8 @@ from dataclasses import dataclass
 DEFAULT_MAX_CHARS = 800
 DEFAULT_MAX_LINES = 40
 DEFAULT_OVERLAP_LINES = 5
+# Recorded in the index: when it changes, every chunk hash changes and indexing starts over.
+CHUNKING_ID = f"v1:{DEFAULT_MAX_CHARS}c/{DEFAULT_MAX_LINES}l/{DEFAULT_OVERLAP_LINES}o"
 
 _CLOSERS = ")]}"  # a line starting with one of these ends a block: never start a chunk there
 

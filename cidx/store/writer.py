@@ -63,7 +63,7 @@ class Batch:
 
 
 class StoreWriter:
-    def __init__(self, layout: IndexLayout, *, model: str, dim: int):
+    def __init__(self, layout: IndexLayout, *, model: str, dim: int, chunking: str = ""):
         layout.dir.mkdir(parents=True, exist_ok=True)
         self.layout = layout
         self.conn = metadata.connect(layout.sqlite_path, create=True)
@@ -75,6 +75,8 @@ class StoreWriter:
                 f"{model}; run `cidx index --clear` to rebuild it"
             )
         self.model, self.dim = model, dim
+        self.chunking = state.get("chunking")  # what the committed chunks were cut with
+        self.current_chunking = chunking
         self.next_chunk_id = int(state.get("next_chunk_id", 1))
         self.deleted_vectors = int(state.get("deleted_vectors", 0))
         layout.remove_generations(keep={self.generation})  # crash orphans
@@ -228,5 +230,6 @@ class StoreWriter:
             metadata.set_state(conn, {
                 "generation": new_gen, "next_chunk_id": next_id, "deleted_vectors": deleted,
                 "model": self.model, "dim": self.dim, "last_index_time": time.time(),
+                "chunking": self.current_chunking,
             })
             failpoints.reached("before_sqlite_commit")

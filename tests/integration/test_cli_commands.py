@@ -146,3 +146,52 @@ def test_ctrl_c_stops_standalone_indexing_cleanly_and_resumes(tmp_path, embedder
     resumed = run_cidx("index", cwd=root, env={"CIDX_INDEX_BATCH_FILES": "10"}, timeout=300)
     assert resumed.returncode == 0 and "unchanged" in resumed.stderr
     assert verify_index(layout) == []
+
+
+def test_status_verify_reports_a_damaged_store_without_failing(repo):
+    from cidx.store.layout import IndexLayout as Layout
+
+    generation = max(g for g, _ in Layout(repo.index_dir).generation_files())
+    (repo.index_dir / f"hnsw-{generation}.bin").write_bytes(b"garbage")
+    out = run_cidx("status", "--verify", cwd=repo.root, env={"CIDX_NO_DAEMON": "1"})
+    assert out.returncode == 0 and "unreadable vector index" in out.stdout and "index --clear" in out.stdout
+
+
+def test_status_tells_a_hung_daemon_from_a_stopped_one(repo):
+    run_cidx("start", cwd=repo.root)
+    pid = status(repo)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        out = run_cidx("status", cwd=repo.root)
+        assert out.returncode == 0 and "not answering" in out.stdout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_disabling_the_daemon_stops_it(repo):
+    run_cidx("start", cwd=repo.root)
+    pid = status(repo)["pid"]
+    out = run_cidx("config", "--no-daemon", cwd=repo.root)
+    assert out.returncode == 0 and "stopped the running daemon" in out.stdout
+    wait_until(lambda: not alive(pid), what="the daemon to stop")
+
+
+def test_a_symlink_at_the_socket_path_is_named_as_such(repo):
+    (repo.config_dir / "daemon.sock").symlink_to(repo.root / "nowhere")
+    proc = subprocess.run([sys.executable, "-m", "cidx.daemon", str(repo.root)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1 and "is a symbolic link, not a socket" in proc.stderr
+    assert (repo.config_dir / "daemon.sock").is_symlink()  # never deleted
+
+
+def test_changed_chunking_rechunks_everything_from_the_embedding_cache(repo, embedder):
+    import sqlite3
+
+    conn = sqlite3.connect(repo.index_dir / "meta.sqlite")
+    conn.execute("UPDATE state SET value = 'v0:old' WHERE key = 'chunking'")
+    conn.commit()
+    conn.close()
+    summary = run_index(repo, embedder)
+    assert summary.files_indexed == 6 and summary.chunks_embedded == 0  # same text: vectors from the cache
+    assert run_index(repo, embedder).files_indexed == 0  # recorded again: next run is incremental
