@@ -57,6 +57,7 @@ class EchoService(rpyc.Service):
 def server(tmp_path):
     path = tmp_path / "s.sock"
     srv = ThreadedServer(EchoService, socket_path=str(path), protocol_config=PROTOCOL_CONFIG)
+    srv.listener.listen(srv.backlog)  # listening before the test connects (start() would, later)
     thread = threading.Thread(target=srv.start, daemon=True)
     thread.start()
     yield path
