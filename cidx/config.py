@@ -117,6 +117,8 @@ def load_config(config_path: Path) -> Config:
         raise ConfigError(
             f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}; fix it or run `cidx init --force`"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{config_path}: JSON nested too deeply; fix it or run `cidx init --force`") from None
     config = config_from_dict(raw, root=config_path.parent.parent, source=str(config_path))
     return replace(config, raw_digest=config_digest(data))
 
@@ -145,6 +147,8 @@ def socket_path_for(config: Config) -> Path:
 # --- validation -------------------------------------------------------------------------------
 
 def _fail(source: str, key: str, why: str) -> ConfigError:
+    key = key if len(key) <= 60 else key[:57] + "..."  # an error stays one readable line
+    why = why if len(why) <= 200 else why[:197] + "..."
     return ConfigError(f"{source}: `{key}` {why}; fix it or run `cidx init --force`")
 
 

@@ -41,6 +41,10 @@ class EmbeddingError(CidxError):
     """The embedding provider failed (model package missing, HTTP error, timeout)."""
 
 
+class DiskFullError(CidxError):
+    """No space left where the index lives; what was committed is intact."""
+
+
 class IndexBusyError(CidxError):
     """Another process holds the writer lock."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,14 +19,14 @@ from typing import Callable
 import numpy as np
 
 from cidx.config import Config
-from cidx.errors import IndexCancelled
+from cidx.errors import IndexCancelled, StoreCorruptError
 from cidx.source.chunker import CHUNKING_ID, chunk_text
 from cidx.source.discover import SourceFile, discover_files, read_source
 from cidx.source.languages import language_for
 from cidx.store import failpoints
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock
-from cidx.store.metadata import FileRow
+from cidx.store.metadata import FileRow, check_disk_space
 from cidx.store.writer import Batch, NewChunk, StoreWriter
 
 # A generation is committed every BATCH_FILES files or BATCH_CHUNKS chunks: the resume granularity.
@@ -85,7 +86,13 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
     try:
         if not embedder.dim:  # an HTTP model of unknown size: one tiny request tells
             embedder.embed(["dimension probe"])
-        writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
+        try:
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
+        except StoreCorruptError:
+            if not clear:
+                raise
+            quarantine_metadata(layout)  # --clear must be able to recover from a damaged database
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
         try:
             if fts_only:
                 started = clock()
@@ -94,10 +101,22 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
             if writer.generation and writer.chunking != CHUNKING_ID:
                 clear = True  # chunks cut another way: re-chunk everything (unchanged text stays cached)
             return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run()
+        except (OSError, sqlite3.OperationalError, ValueError, RuntimeError) as exc:
+            check_disk_space(layout.dir, exc)  # out of space: say so, not "internal error"
+            raise
         finally:
             writer.close()
     finally:
         lock.release()
+
+
+def quarantine_metadata(layout: IndexLayout) -> None:
+    """Move a damaged meta.sqlite (and its WAL files) aside, never delete it: someone may want it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        path = layout.sqlite_path.with_name(layout.sqlite_path.name + suffix)
+        if path.exists():
+            os.replace(path, path.with_name(f"{path.name}.corrupt-{stamp}"))
 
 
 class _Run:

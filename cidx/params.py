@@ -42,6 +42,10 @@ class QueryParams(_QueryParamsBase):
     def validate(self) -> "QueryParams":
         if not self.text.strip():
             raise UsageError("empty query: give the text to search for, e.g. `cidx query \"parse config\"`")
+        try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError("the query is not valid UTF-8 (is the terminal's locale UTF-8?)") from None
         if len(self.text) > MAX_QUERY_CHARS:
             raise UsageError(f"query too long ({len(self.text)} characters; at most {MAX_QUERY_CHARS})")
         if self.mode not in MODES:

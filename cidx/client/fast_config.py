@@ -62,8 +62,8 @@ def read_fast_config(start: str) -> FastConfig | None:
         with open(candidate, "rb") as handle:
             data = handle.read()
         raw = json.loads(data.decode("utf-8"))
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError, RecursionError):
+        return None  # the full CLI reports it
     daemon = raw.get("daemon") if isinstance(raw, dict) else None
     if not isinstance(daemon, dict) or daemon.get("enabled") is not True:
         return None

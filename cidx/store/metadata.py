@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from cidx.errors import StoreCorruptError
+from cidx.errors import DiskFullError, StoreCorruptError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,7 +61,29 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM state").fetchone()
         return conn
     except sqlite3.DatabaseError as exc:
+        check_disk_space(path.parent, exc)
         raise StoreCorruptError(f"{path}: unreadable index metadata ({exc}); run `cidx index --clear`") from None
+
+
+FULL_DISK_MARKERS = ("database or disk is full", "no space left on device", "disk i/o error")
+
+
+def check_disk_space(directory: Path, exc: BaseException) -> None:
+    """Raise DiskFullError when `exc` is (or may be) a full disk: advising a rebuild would not help."""
+    import errno
+    import shutil
+
+    text = str(exc).lower()
+    full = getattr(exc, "errno", None) == errno.ENOSPC or "database or disk is full" in text \
+        or "no space left on device" in text
+    if not full and any(m in text for m in FULL_DISK_MARKERS):
+        try:
+            full = shutil.disk_usage(directory).free < 1 << 20
+        except OSError:
+            full = False
+    if full:
+        raise DiskFullError(f"no space left on the disk holding {directory}; free some space and retry "
+                            "(what was committed is intact)") from None
 
 
 def get_state(conn: sqlite3.Connection) -> dict[str, str]:
