@@ -13,12 +13,14 @@ import stat
 import sys
 from pathlib import Path
 
+from cidx.errors import CidxError
+
 SOCKET_NAME = "daemon.sock"
 AF_UNIX_MAX = 103 if sys.platform == "darwin" else 107
 
 
-class SocketPathError(OSError):
-    pass
+class SocketPathError(CidxError):
+    """The private socket directory cannot be trusted (not ours, or not a directory)."""
 
 
 def _private_dir() -> Path:
