@@ -1,0 +1,72 @@
+"""Run by cli_e2e.py in a fresh interpreter, cwd = the workspace: the steps of `cidx query` on the
+daemon fast path (cidx/entry.py main -> cidx/client/fast_query.py run_query), each timed with
+perf_counter, then the modules it imported.
+Usage: python benchmarks/probes/fast.py OUT_JSON QUERY_ARGS..."""
+
+import time
+
+T_START = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+def main() -> None:
+    out_path, argv = sys.argv[1], sys.argv[2:]
+    phases = {}
+    t = time.perf_counter()
+
+    def lap(name):
+        nonlocal t
+        now = time.perf_counter()
+        phases[name] = (now - t) * 1e3
+        t = now
+
+    import cidx.entry  # noqa: F401
+    lap("import cidx.entry")
+    from cidx.client.fast_config import read_fast_config
+
+    config = read_fast_config(os.getcwd())
+    if config is None:
+        raise SystemExit("no daemon-enabled config here: the fast path would not be taken")
+    lap("import fast_config + read config")
+    from cidx.client import fast_query  # noqa: F401  (params, render, results, errors)
+    from cidx.params import parse_query_args
+    from cidx.render import render
+    from cidx.results import QueryResult
+
+    lap("import fast_query (params, render, results)")
+    params = parse_query_args(argv)
+    lap("parse args")
+    from cidx.client.delegate import run_via_daemon
+
+    lap("import delegate (lifecycle, wire)")
+    rpc = {}
+
+    def request(conn):
+        t0 = time.perf_counter()
+        value = conn.call("query", str(config.root), params.to_wire())
+        rpc["ms"] = (time.perf_counter() - t0) * 1e3
+        return value
+
+    outcome = run_via_daemon(config, request)
+    if not outcome.via_daemon:
+        raise SystemExit(f"fell back: {outcome.fallback_reason}")
+    total = (time.perf_counter() - t) * 1e3
+    phases["connect + hello + lifecycle"] = total - rpc["ms"]
+    phases["query RPC (round trip)"] = rpc["ms"]
+    t = time.perf_counter()
+    result = QueryResult.from_wire(outcome.value)
+    lap("decode result")
+    with open(os.devnull, "w") as devnull:
+        render(result, params, out=devnull)
+    lap("render")
+    phases["_in_process_total"] = (time.perf_counter() - T_START) * 1e3
+    phases["_server_timings"] = result.timings_ms
+    phases["_modules"] = sorted(sys.modules)
+    with open(out_path, "w") as out:
+        json.dump(phases, out)
+
+
+main()

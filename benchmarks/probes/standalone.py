@@ -1,0 +1,68 @@
+"""Run by query_standalone.py in a fresh interpreter: the calls of `cidx query` in standalone mode
+(cidx/cli.py `query` -> cidx/services.py -> SearchEngine.query -> cidx/render.py render), each timed with
+perf_counter. Usage: python benchmarks/probes/standalone.py ROOT OUT_JSON QUERY_ARGS..."""
+
+import time
+
+T_START = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+def main() -> None:
+    root, out_path, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    phases = {}
+    t = time.perf_counter()
+
+    def lap(name):
+        nonlocal t
+        now = time.perf_counter()
+        phases[name] = (now - t) * 1e3
+        t = now
+
+    import cidx.cli  # noqa: F401  (click, config, errors: what the console script imports first)
+    lap("import cidx.cli (click)")
+    from cidx.params import parse_query_args
+    from cidx.render import render
+    from cidx.services import make_embedder
+    lap("import params, render, services")
+    from cidx.search.engine import SearchEngine
+    from cidx.store.layout import IndexLayout
+    from cidx.store.reader import IndexReader
+    lap("import search stack (numpy, tantivy, hnswlib)")
+    from cidx.config import find_and_load
+
+    params = parse_query_args(argv)
+    config = find_and_load(root)
+    lap("parse args + load config")
+    embedder = None
+    if params.mode in ("semantic", "hybrid"):
+        embedder = make_embedder(config)  # what the engine's lazy factory would do on first use
+        lap("model load (make_embedder)")
+    engine = SearchEngine(IndexReader(IndexLayout(config.index_dir)),
+                          (lambda: embedder) if embedder is not None else (lambda: make_embedder(config)))
+    with engine.reader.snapshot():
+        pass
+    lap("index load (first snapshot)")
+    t_query = time.perf_counter()
+    result = engine.query(params)
+    total = (time.perf_counter() - t_query) * 1e3
+    embed = result.timings_ms.get("embed", 0.0)
+    search = result.timings_ms.get("search", 0.0)
+    if "embed" in result.timings_ms:
+        phases["query: embed"] = embed
+    phases["query: search"] = search
+    phases["query: other (validate, snapshot)"] = total - embed - search
+    t = time.perf_counter()
+    with open(os.devnull, "w") as devnull:
+        render(result, params, out=devnull)
+    lap("render")
+    phases["_in_process_total"] = (time.perf_counter() - T_START) * 1e3
+    phases["_hits"] = len(result.hits)
+    with open(out_path, "w") as out:
+        json.dump(phases, out)
+
+
+main()
