@@ -38,7 +38,7 @@ soak: install
 	CIDX_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability -m "slow or not slow"
 
 bench: install
-	$(BIN)/pip install -q '.[bench]'
+	$(BIN)/pip install -q 'matplotlib>=3.8'
 	$(BIN)/python benchmarks/run_all.py
 
 clean-venv:
