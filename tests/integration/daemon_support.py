@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cidx import __version__
 from cidx.client.connection import DaemonConnection
-from cidx.config import Config
+from cidx.config import Config, DaemonConfig, write_config
 from cidx.daemon.socket_path import socket_path
 from cidx.lifecycle import ConnectionFailure
 
@@ -68,3 +68,16 @@ def alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def make_repo(root: Path, embedder, index: bool = True, **daemon) -> Config:
+    """The fixture repository at `root` with the daemon enabled (plus `daemon` settings), indexed."""
+    from cidx.indexer import run_index
+    from tests.conftest import write_fixture_repo
+
+    write_fixture_repo(root)
+    config = Config(root=root, daemon=DaemonConfig(enabled=True, **daemon))
+    write_config(config)
+    if index:
+        run_index(config, embedder)
+    return config

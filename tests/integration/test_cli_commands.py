@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from cidx.config import Config, DaemonConfig, write_config
+from cidx.config import Config, write_config
 from cidx.indexer import run_index
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from tests.conftest import git, run_cidx, write_fixture_repo
-from tests.integration.daemon_support import alive, status, wait_until
+from tests.integration.daemon_support import make_repo, alive, status, wait_until
 
 
 def test_init_refuses_to_overwrite_then_force(tmp_path):
@@ -70,11 +70,7 @@ def test_config_flags_change_the_file(tmp_path):
 
 @pytest.fixture
 def repo(tmp_path, embedder, reap_daemons):
-    root = write_fixture_repo(tmp_path / "repo")
-    config = Config(root=root, daemon=DaemonConfig(enabled=True))
-    write_config(config)
-    run_index(config, embedder)
-    return config
+    return make_repo(tmp_path / "repo", embedder)
 
 
 def test_start_status_stop(repo):

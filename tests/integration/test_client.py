@@ -15,22 +15,11 @@ import pytest
 
 from cidx import __version__
 from cidx.client.delegate import run_via_daemon
-from cidx.config import Config, DaemonConfig, write_config
 from cidx.daemon.socket_path import socket_path
-from cidx.indexer import run_index
-from tests.conftest import run_cidx, write_fixture_repo
-from tests.integration.daemon_support import alive, connect, status, wait_serving, wait_until
+from tests.conftest import run_cidx
+from tests.integration.daemon_support import alive, make_repo, connect, status, wait_serving, wait_until
 
 FAST = {"retry_delays_ms": [50, 100, 200], "max_retries": 3}
-
-
-def make_repo(root, embedder, index=True, **daemon):
-    write_fixture_repo(root)
-    config = Config(root=root, daemon=DaemonConfig(enabled=True, **daemon))
-    write_config(config)
-    if index:
-        run_index(config, embedder)
-    return config
 
 
 @pytest.fixture

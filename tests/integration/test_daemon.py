@@ -7,30 +7,19 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import stat
 import threading
 import time
 
 import pytest
 
-from cidx.config import Config, DaemonConfig, write_config
 from cidx.daemon.socket_path import socket_path
 from cidx.errors import CidxError
-from cidx.indexer import run_index
 from cidx.params import parse_query_args
 from cidx.services import run_query_standalone
 from cidx.store.lock import WriterLock
-from tests.conftest import git, run_cidx, write_fixture_repo
-from tests.integration.daemon_support import alive, connect, hello, spawn, status, wait_serving, wait_until
-
-
-def make_repo(root, embedder, **daemon):
-    write_fixture_repo(root)
-    config = Config(root=root, daemon=DaemonConfig(enabled=True, **daemon))
-    write_config(config)
-    run_index(config, embedder)
-    return config
+from tests.conftest import git, run_cidx
+from tests.integration.daemon_support import alive, make_repo, connect, hello, spawn, status, wait_serving, wait_until
 
 
 @pytest.fixture

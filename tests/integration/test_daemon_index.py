@@ -12,24 +12,20 @@ import threading
 
 import pytest
 
-from cidx.config import Config, DaemonConfig, write_config
+from cidx.config import Config, write_config
 from cidx.indexer import run_index
 from cidx.store import metadata
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from tests.conftest import git, run_cidx, write_fixture_repo
-from tests.integration.daemon_support import connect, status, wait_serving, wait_until
+from tests.integration.daemon_support import make_repo, connect, status, wait_serving, wait_until
 
 SLOW = {"CIDX_INDEX_BATCH_FILES": "10"}  # many commits: long enough runs to act on mid-way
 
 
 @pytest.fixture
 def repo(tmp_path, embedder, reap_daemons):
-    root = write_fixture_repo(tmp_path / "repo")
-    config = Config(root=root, daemon=DaemonConfig(enabled=True))
-    write_config(config)
-    run_index(config, embedder)
-    return config
+    return make_repo(tmp_path / "repo", embedder)
 
 
 def add_files(config, count, tag="bulk", per_file=8):
