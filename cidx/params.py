@@ -1,18 +1,16 @@
 """The one typed description of a query: parsed once, used by the CLI, the fast path, the wire and
 the search code.
 
-Stdlib-only (argparse, json) because the fast client path parses `cidx query ...` with it before
-deciding whether to talk to the daemon. The click CLI hands the raw `query` arguments to
-`parse_query_args`, so there is no second parser anywhere.
+Imports next to nothing (ADR 0009) because the fast client path parses `cidx query ...` with it
+before deciding whether to talk to the daemon. The click CLI hands the raw `query` arguments to
+`parse_query_args`, so there is no second parser anywhere; cidx/argv.py is its engine.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import re
 from collections import namedtuple
 
+from cidx.argv import ArgvParser, Option
 from cidx.errors import UsageError
 
 MODES = ("semantic", "fts", "hybrid")
@@ -67,6 +65,8 @@ class QueryParams(_QueryParamsBase):
                 raise UsageError("--regex is a full-text search option: use it with --fts")
             if self.edit_distance:
                 raise UsageError("--regex cannot be combined with --fuzzy/--edit-distance")
+            import re  # only for --regex: `re` costs the fast path ~4 ms
+
             try:
                 re.compile(self.text, 0 if self.case_sensitive else re.IGNORECASE)
             except re.error as exc:
@@ -79,96 +79,109 @@ class QueryParams(_QueryParamsBase):
     def ef(self) -> int:
         return max(ACCURACY_EF[self.accuracy], self.limit)
 
-    # The wire carries one JSON string (DESIGN.md §3: plain immutable data only).
-    def to_wire(self) -> str:
-        return json.dumps(self._asdict(), separators=(",", ":"))
+    # The wire carries the fields as one plain tuple (DESIGN.md §3: plain immutable data only), in
+    # _fields order; client and daemon agree on that order because the handshake pins the version.
+    def to_wire(self) -> tuple:
+        return tuple(self)
 
     @classmethod
-    def from_wire(cls, payload: str) -> "QueryParams":
-        try:
-            data = json.loads(payload)
-            names = set(cls._fields)
-            if not isinstance(data, dict) or not set(data) <= names:
-                raise ValueError("unexpected fields")
-            for key in ("languages", "exclude_languages", "path_filters", "exclude_paths"):
-                if key in data:
-                    data[key] = tuple(str(x) for x in data[key])
-            return cls(**data).validate()
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"malformed query parameters: {exc}") from None
+    def from_wire(cls, payload) -> "QueryParams":
+        """The daemon's side: a peer's tuple, checked field by field before use."""
+        if type(payload) is not tuple or len(payload) != len(cls._fields):
+            raise UsageError(f"malformed query parameters: expected a tuple of {len(cls._fields)} fields")
+        for name, value in zip(cls._fields, payload):
+            if not _WIRE_TYPES[name](value):
+                raise UsageError(f"malformed query parameters: bad {name} {value!r}"[:200])
+        return cls(*payload).validate()
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise UsageError(f"cidx query: {message}")
+def _is_int(value) -> bool:
+    return type(value) is int
 
 
-def _int_arg(name: str):
+def _is_strings(value) -> bool:
+    return type(value) is tuple and all(type(item) is str for item in value)
+
+
+_WIRE_TYPES = {
+    "text": lambda v: type(v) is str, "mode": lambda v: type(v) is str, "limit": _is_int,
+    "languages": _is_strings, "exclude_languages": _is_strings, "path_filters": _is_strings,
+    "exclude_paths": _is_strings, "min_score": lambda v: v is None or type(v) in (int, float),
+    "accuracy": lambda v: type(v) is str, "edit_distance": _is_int, "case_sensitive": lambda v: type(v) is bool,
+    "regex": lambda v: type(v) is bool, "snippet_lines": _is_int, "output": lambda v: type(v) is str,
+}
+
+
+def _whole_number(name: str):
     def convert(value: str) -> int:
         try:
             return int(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} expects a whole number, got {value!r}") from None
+            raise ValueError(f"{name} expects a whole number, got {value!r}") from None
     return convert
 
 
-def _float_arg(value: str) -> float:
+def _number(value: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--min-score expects a number, got {value!r}") from None
+        raise ValueError(f"--min-score expects a number, got {value!r}") from None
 
 
-def build_query_parser() -> argparse.ArgumentParser:
-    p = _RaisingParser(prog="cidx query", description="Search the repository's index.", add_help=True)
-    p.add_argument("text", nargs="+", help="what to search for")
-    p.add_argument("--fts", action="store_true", help="full-text search (Tantivy)")
-    p.add_argument("--semantic", action="store_true", help="semantic search (the default; with --fts: hybrid)")
-    p.add_argument("--hybrid", action="store_true", help="semantic and full-text, fused by reciprocal rank")
-    p.add_argument("-l", "--limit", type=_int_arg("--limit"), default=10, help="number of hits (default 10)")
-    p.add_argument("--language", action="append", default=[], help="only this language (repeatable)")
-    p.add_argument("--exclude-language", action="append", default=[], help="skip this language (repeatable)")
-    p.add_argument("--path-filter", action="append", default=[], help="only paths matching this glob (repeatable)")
-    p.add_argument("--exclude-path", action="append", default=[], help="skip paths matching this glob (repeatable)")
-    p.add_argument("--min-score", type=_float_arg, default=None, help="drop hits scoring below this")
-    p.add_argument("--accuracy", choices=tuple(ACCURACY_EF), default="balanced", help="HNSW search effort")
-    p.add_argument("--fuzzy", action="store_true", help="FTS: allow one typo per term")
-    p.add_argument("--edit-distance", type=_int_arg("--edit-distance"), default=None, help="FTS: typos per term 0-2")
-    p.add_argument("--case-sensitive", action="store_true", help="FTS: match case exactly")
-    p.add_argument("--regex", action="store_true", help="FTS: TEXT is a regular expression over the chunk text")
-    p.add_argument("--snippet-lines", type=_int_arg("--snippet-lines"), default=3, help="lines of context (0 = paths only)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print path:line only")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    return p
+# Every option of `cidx query`, once. `cidx query --help` is generated from this table.
+QUERY_OPTIONS = (
+    Option(("-h", "--help"), "help", "help", "show this help and exit"),
+    Option(("--fts",), "fts", "flag", "full-text search (Tantivy)"),
+    Option(("--semantic",), "semantic", "flag", "semantic search (the default; with --fts: hybrid)"),
+    Option(("--hybrid",), "hybrid", "flag", "semantic and full-text, fused by reciprocal rank"),
+    Option(("-l", "--limit"), "limit", "value", "number of hits (default 10)", "N", _whole_number("--limit")),
+    Option(("--language",), "language", "append", "only this language (repeatable)", "LANG"),
+    Option(("--exclude-language",), "exclude_language", "append", "skip this language (repeatable)", "LANG"),
+    Option(("--path-filter",), "path_filter", "append", "only paths matching this glob (repeatable)", "GLOB"),
+    Option(("--exclude-path",), "exclude_path", "append", "skip paths matching this glob (repeatable)", "GLOB"),
+    Option(("--min-score",), "min_score", "value", "drop hits scoring below this", "SCORE", _number),
+    Option(("--accuracy",), "accuracy", "value", "HNSW search effort (default balanced)", "", None,
+           tuple(ACCURACY_EF)),
+    Option(("--fuzzy",), "fuzzy", "flag", "FTS: allow one typo per term"),
+    Option(("--edit-distance",), "edit_distance", "value", "FTS: typos per term 0-2", "N",
+           _whole_number("--edit-distance")),
+    Option(("--case-sensitive",), "case_sensitive", "flag", "FTS: match case exactly"),
+    Option(("--regex",), "regex", "flag", "FTS: TEXT is a regular expression over the chunk text"),
+    Option(("--snippet-lines",), "snippet_lines", "value", "lines of context (default 3; 0 = paths only)", "N",
+           _whole_number("--snippet-lines")),
+    Option(("-q", "--quiet"), "quiet", "flag", "print path:line only"),
+    Option(("--json",), "json", "flag", "print one JSON document"),
+)
+
+QUERY_PARSER = ArgvParser("cidx query", "Search the repository's index.",
+                          ("text", "what to search for (the words are joined with spaces)"), QUERY_OPTIONS)
 
 
 def parse_query_args(argv: list[str]) -> QueryParams:
     """Parse the arguments that follow `cidx query`. Raises UsageError with a one-line message."""
-    ns = build_query_parser().parse_args(argv)
-    if ns.hybrid or (ns.fts and ns.semantic):
+    ns, words = QUERY_PARSER.parse(argv)
+    if ns["hybrid"] or (ns["fts"] and ns["semantic"]):
         mode = "hybrid"
-    elif ns.fts:
+    elif ns["fts"]:
         mode = "fts"
     else:
         mode = "semantic"
-    if ns.quiet and ns.json:
+    if ns["quiet"] and ns["json"]:
         raise UsageError("choose one of --quiet and --json")
-    edit_distance = ns.edit_distance if ns.edit_distance is not None else (1 if ns.fuzzy else 0)
+    edit_distance = ns["edit_distance"] if ns["edit_distance"] is not None else (1 if ns["fuzzy"] else 0)
     return QueryParams(
-        text=" ".join(ns.text),
+        text=" ".join(words),
         mode=mode,
-        limit=ns.limit,
-        languages=tuple(ns.language),
-        exclude_languages=tuple(ns.exclude_language),
-        path_filters=tuple(ns.path_filter),
-        exclude_paths=tuple(ns.exclude_path),
-        min_score=ns.min_score,
-        accuracy=ns.accuracy,
+        limit=ns["limit"] if ns["limit"] is not None else 10,
+        languages=tuple(ns["language"]),
+        exclude_languages=tuple(ns["exclude_language"]),
+        path_filters=tuple(ns["path_filter"]),
+        exclude_paths=tuple(ns["exclude_path"]),
+        min_score=ns["min_score"],
+        accuracy=ns["accuracy"] or "balanced",
         edit_distance=edit_distance,
-        case_sensitive=ns.case_sensitive,
-        regex=ns.regex,
-        snippet_lines=ns.snippet_lines,
-        output="json" if ns.json else ("quiet" if ns.quiet else "rich"),
+        case_sensitive=ns["case_sensitive"],
+        regex=ns["regex"],
+        snippet_lines=ns["snippet_lines"] if ns["snippet_lines"] is not None else 3,
+        output="json" if ns["json"] else ("quiet" if ns["quiet"] else "rich"),
     ).validate()

@@ -1,12 +1,14 @@
-"""What a search returns, as plain data that crosses the wire as one JSON string.
+"""What a search returns, as plain data that crosses the wire as nested tuples.
 
-Stdlib-only: the fast client path decodes and renders these without importing the search code.
+Imports next to nothing: the fast client path decodes and renders these without importing the
+search code, nor even the json package (cidx/lightjson.py writes `--json`; ADR 0009).
 """
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
+
+from cidx import lightjson
 
 # namedtuples, not dataclasses: the fast path decodes these and dataclasses would cost ~15 ms there.
 # Hit: path (relative to the repository root, POSIX separators), start_line, end_line, language,
@@ -23,21 +25,25 @@ class QueryResult(_QueryResultBase):
 
     __slots__ = ()
 
-    def to_wire(self) -> str:
-        data = self._asdict()
-        data["hits"] = [h._asdict() for h in self.hits]
-        data["timings_ms"] = self.timings_ms or {}
-        return json.dumps(data, separators=(",", ":"))
+    # On the wire: (mode, generation, (hit tuple, ...), ((phase, ms), ...)), plain immutable data
+    # (DESIGN.md §3), in field order; the version handshake guarantees both sides agree on it.
+    def to_wire(self) -> tuple:
+        timings = tuple((str(k), float(v)) for k, v in (self.timings_ms or {}).items())
+        return (self.mode, self.generation, tuple(tuple(h) for h in self.hits), timings)
 
     @classmethod
-    def from_wire(cls, payload: str) -> "QueryResult":
-        data = json.loads(payload)
-        hits = tuple(Hit(**h) for h in data.pop("hits"))
-        return cls(hits=hits, **data)
+    def from_wire(cls, payload) -> "QueryResult":
+        """Raises ValueError when the payload does not have the shape to_wire gives."""
+        try:
+            mode, generation, hits, timings = payload
+            return cls(mode=mode, generation=generation, hits=tuple(Hit(*h) for h in hits),
+                       timings_ms=dict(timings))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"malformed query result from the daemon: {exc}") from None
 
     def to_user_json(self) -> str:
         """The documented `--json` output: stable keys, no timings."""
-        return json.dumps(
+        return lightjson.dumps(
             {
                 "mode": self.mode,
                 "generation": self.generation,
@@ -55,5 +61,4 @@ class QueryResult(_QueryResultBase):
                     for h in self.hits
                 ],
             },
-            indent=2,
         )

@@ -20,6 +20,6 @@ PROTOCOL_CONFIG = {
     "sync_request_timeout": 120,
 }
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: query parameters and results travel as plain tuples, not JSON strings
 OK = "ok"
 ERROR = "error"

@@ -80,14 +80,12 @@ class CidxDaemonService(rpyc.Service):
         if not isinstance(project_path, str) or Path(project_path).resolve() != self._state.config.root.resolve():
             raise UsageError(f"this daemon serves {self._state.config.root}, not {project_path}")
 
-    def _run_query(self, project_path, params_json, forced_mode: str | None) -> tuple:
+    def _run_query(self, project_path, params_wire, forced_mode: str | None) -> tuple:
         try:
             self._check_project(project_path)
-            if not isinstance(params_json, str):
-                raise UsageError("query parameters must be one JSON string")
-            params = QueryParams.from_wire(params_json)
+            params = QueryParams.from_wire(params_wire)
             if forced_mode and params.mode != forced_mode:
-                params = QueryParams.from_wire(json.dumps({**json.loads(params_json), "mode": forced_mode}))
+                params = params._replace(mode=forced_mode).validate()
             return (OK, self._state.cache.query(params).to_wire())
         except CidxError as exc:
             return _error(exc)
@@ -110,14 +108,15 @@ class CidxDaemonService(rpyc.Service):
     def exposed_ping(self) -> tuple:
         return (OK, os.getpid())
 
-    def exposed_query(self, project_path, params_json) -> tuple:
-        return self._run_query(project_path, params_json, None)
+    def exposed_query(self, project_path, params_wire) -> tuple:
+        """params_wire: QueryParams.to_wire(); the reply's payload: QueryResult.to_wire()."""
+        return self._run_query(project_path, params_wire, None)
 
-    def exposed_query_fts(self, project_path, params_json) -> tuple:
-        return self._run_query(project_path, params_json, "fts")
+    def exposed_query_fts(self, project_path, params_wire) -> tuple:
+        return self._run_query(project_path, params_wire, "fts")
 
-    def exposed_query_hybrid(self, project_path, params_json) -> tuple:
-        return self._run_query(project_path, params_json, "hybrid")
+    def exposed_query_hybrid(self, project_path, params_wire) -> tuple:
+        return self._run_query(project_path, params_wire, "hybrid")
 
     def exposed_index(self, project_path, callback=None, clear=False, fts_only=False) -> tuple:
         """Index in the daemon with the warm model. Progress goes to `callback` as plain tuples; a

@@ -16,6 +16,7 @@ import pytest
 from cidx.daemon.socket_path import socket_path
 from cidx.errors import CidxError
 from cidx.params import parse_query_args
+from cidx.results import QueryResult
 from cidx.services import run_query_standalone
 from cidx.store.lock import WriterLock
 from tests.conftest import git, run_cidx
@@ -41,14 +42,17 @@ def query(config, *argv, method="query"):
     conn = connect(config)
     try:
         hello(conn, config)
-        return json.loads(conn.call(method, str(config.root), parse_query_args(list(argv)).to_wire()))
+        return as_dict(QueryResult.from_wire(conn.call(method, str(config.root), parse_query_args(list(argv)).to_wire())))
     finally:
         conn.close()
 
 
 def standalone(config, *argv):
-    result = run_query_standalone(config, parse_query_args(list(argv)))
-    return json.loads(result.to_wire())
+    return as_dict(run_query_standalone(config, parse_query_args(list(argv))))
+
+
+def as_dict(result: QueryResult) -> dict:
+    return {**result._asdict(), "hits": [h._asdict() for h in result.hits]}
 
 
 def comparable(result):
@@ -76,6 +80,8 @@ def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
             conn.call("query", "/somewhere/else", parse_query_args(["x"]).to_wire())
         with pytest.raises(CidxError, match="malformed"):
             conn.call("query", str(repo.root), '{"text": "x", "bogus": 1}')
+        with pytest.raises(CidxError, match="malformed query parameters: bad limit"):
+            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",) + (None,) * 11)
         assert conn.call("ping") == daemon.pid  # still serving after errors
     finally:
         conn.close()

@@ -53,10 +53,31 @@ def test_bad_input_is_one_usage_error(argv, fragment):
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
-def test_wire_round_trip_and_rejects_junk():
-    p = parse_query_args(["x", "--hybrid", "--language", "python", "--path-filter", "src/*"])
-    assert QueryParams.from_wire(p.to_wire()) == p
-    with pytest.raises(UsageError):
-        QueryParams.from_wire('{"text": "x", "evil": 1}')
-    with pytest.raises(UsageError):
-        QueryParams.from_wire("not json")
+def test_wire_round_trip_is_a_plain_tuple():
+    p = parse_query_args(["x", "--hybrid", "--language", "python", "--path-filter", "src/*", "--min-score", "0.2"])
+    wire = p.to_wire()
+    assert type(wire) is tuple and QueryParams.from_wire(wire) == p
+
+
+@pytest.mark.parametrize("junk", [
+    '{"text": "x", "evil": 1}', "not a tuple", ("x",), tuple(QueryParams(text="x")) + ("extra",), None,
+])
+def test_wire_rejects_shapes_other_than_the_fields(junk):
+    with pytest.raises(UsageError, match="malformed query parameters"):
+        QueryParams.from_wire(junk)
+
+
+@pytest.mark.parametrize("field, bad", [
+    ("text", b"x"), ("limit", "10"), ("limit", True), ("limit", 1.5), ("languages", ["python"]),
+    ("languages", ("python", 3)), ("min_score", "0.5"), ("case_sensitive", 1), ("snippet_lines", None),
+    ("output", None),
+])
+def test_wire_rejects_a_field_of_the_wrong_type(field, bad):
+    payload = QueryParams(text="x")._replace(**{field: bad})
+    with pytest.raises(UsageError, match=f"bad {field}"):
+        QueryParams.from_wire(tuple(payload))
+
+
+def test_wire_still_validates_values():
+    with pytest.raises(UsageError, match="--limit"):
+        QueryParams.from_wire(tuple(QueryParams(text="x", limit=0)))
