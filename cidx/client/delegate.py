@@ -11,8 +11,10 @@ import sys
 import time
 
 from cidx import __version__
-from cidx.daemon.socket_path import log_path, socket_path
-from cidx.lifecycle import ClientLifecycle, ConnectionFailure, Outcome, drive_client
+from cidx.daemon.socket_path import log_path, socket_file
+from cidx.lifecycle.client import ClientLifecycle
+from cidx.lifecycle.driver import Outcome, drive_client
+from cidx.lifecycle.errors import ConnectionFailure
 
 HELLO_TIMEOUT = 1.5  # the handshake touches no index: a live daemon answers in milliseconds
 REPLACE_WAIT = 5.0  # how long an outdated daemon may take to leave after being told to
@@ -29,12 +31,10 @@ class DaemonEffects:
             from cidx.client.wire import WireConnection as connection_class
         self.connection_class = connection_class
         self.config = config
-        self.sock_path = socket_path(config.config_dir)
+        self.sock_path = socket_file(config.config_dir)
         self.request = request
         self._sleep = sleep
-        if spawn is None:
-            from cidx.client.connection import spawn_daemon as spawn
-        self._spawn = spawn
+        self._spawn = spawn  # None: client.connection.spawn_daemon, imported when first needed
         self.call_timeout = call_timeout
         self.conn = None
         self.daemon_pid: int | None = None
@@ -50,6 +50,10 @@ class DaemonEffects:
             # Before paying for a daemon start, validate the whole config (the fast path read only
             # what it needs): a ConfigError is the user's one-line error, not a fallback.
             full()
+        if self._spawn is None:
+            from cidx.client.connection import spawn_daemon  # rpyc: only when a daemon must start
+
+            self._spawn = spawn_daemon
         self._spawn(self.config.root)
 
     def connect(self) -> bool:

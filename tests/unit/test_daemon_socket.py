@@ -60,3 +60,12 @@ def test_authenticator_reads_the_real_peer_credentials():
     finally:
         a.close()
         b.close()
+
+
+def test_fast_path_string_form_is_the_same_socket(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    short = tmp_path / ".code-indexer"
+    deep = tmp_path.joinpath(*["d" * 40] * 4) / ".code-indexer"
+    for config_dir in (short, deep):
+        assert sp.socket_file(str(config_dir)) == str(sp.socket_path(config_dir))
+        assert isinstance(sp.socket_file(config_dir), str)
