@@ -17,6 +17,7 @@ from cidx import __version__
 from cidx.config import (PROVIDERS, Config, DaemonConfig, EmbeddingConfig, find_and_load, find_config_upward,
                          write_config)
 from cidx.errors import CidxError, ConfigError, UsageError
+from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,7 +101,12 @@ def query(args: tuple[str, ...]) -> None:
 
     params = parse_query_args(list(args))
     config = find_and_load()
-    render(run_query_standalone(config, params), params)
+    result = run_query_standalone(config, params)
+    try:
+        render(result, params)
+    except BrokenPipeError:  # `cidx query ... | head`: the reader left; not an error (process_exit.py)
+        silence_stdout()
+        raise click.exceptions.Exit(SIGPIPE_EXIT) from None
 
 
 @cli.command()
@@ -221,8 +227,8 @@ def uninstall(force: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn every error into one line and an exit code."""
     try:
-        cli.main(args=argv, prog_name="cidx", standalone_mode=False)
-        return 0
+        code = cli.main(args=argv, prog_name="cidx", standalone_mode=False)
+        return code if type(code) is int else 0  # an int only from click.exceptions.Exit(code)
     except CidxError as exc:
         click.echo(f"cidx: error: {exc.message}", err=True)
         return exc.exit_code

@@ -17,9 +17,12 @@ def main() -> None:
 
         config = read_fast_config(os.getcwd())
         if config is not None:
-            from cidx.client.fast_query import main_query
+            from cidx.client import fast_query
+            from cidx.process_exit import leave
 
-            sys.exit(main_query(config, argv[1:]))
+            code = fast_query.main_query(config, argv[1:])
+            leave(code, fast=not fast_query.RAN_IN_PROCESS)
     from cidx.cli import main as cli_main
+    from cidx.process_exit import leave
 
-    sys.exit(cli_main(argv))
+    leave(cli_main(argv))

@@ -8,9 +8,15 @@ from __future__ import annotations
 import sys
 
 from cidx.errors import CidxError
+from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
 from cidx.params import parse_query_args
 from cidx.render import render
 from cidx.results import QueryResult
+
+
+# True once the query ran in this process (fallback): the heavy modules it loaded may hold state
+# that wants a normal interpreter exit, so entry.py then skips the fast exit.
+RAN_IN_PROCESS = False
 
 
 def run_query(config, argv: list[str]) -> int:
@@ -24,9 +30,14 @@ def run_query(config, argv: list[str]) -> int:
 
     outcome = run_via_daemon(config, request)
     if outcome.via_daemon:
-        result = QueryResult.from_wire(outcome.value)
+        try:
+            result = QueryResult.from_wire(outcome.value)
+        except ValueError as exc:  # a daemon bug, not the user's: say so in one line
+            raise CidxError(f"{exc}; see `cidx status` and the daemon log") from None
     else:
         print(fallback_notice(config, outcome.fallback_reason), file=sys.stderr)
+        global RAN_IN_PROCESS
+        RAN_IN_PROCESS = True
         from cidx.services import run_query_standalone
 
         result = run_query_standalone(config.full(), params)
@@ -43,6 +54,9 @@ def main_query(config, argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("cidx: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cidx query ... | head`: the reader left; not an error
+        silence_stdout()
+        return SIGPIPE_EXIT
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except Exception as exc:  # a bug: one line, never a traceback (CIDX_DEBUG=1 shows it)

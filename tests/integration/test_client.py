@@ -204,28 +204,66 @@ def test_parity_daemon_and_standalone(parity_repo, argv):
 
 
 HEAVY = ("click", "rich", "numpy", "tantivy", "hnswlib", "tokenizers", "safetensors")
+# Light but costly in a fresh interpreter (ADR 0008, ADR 0009): the warm path does without them.
+COSTLY = ("rpyc", "transitions", "dataclasses", "inspect", "json", "re", "argparse", "pathlib", "socket", "enum",
+          "subprocess", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
 
 
 @pytest.mark.parametrize("output", [["-q"], ["--json"], []])
-def test_fast_path_imports_nothing_heavy(repo, tmp_path, output):
+def test_fast_path_imports_nothing_heavy_and_exits_fast(repo, tmp_path, output):
     cidx(repo, "query", "circleArea", "--fts", "-q")  # the daemon is up: this is the warm path
-    dump = tmp_path / "modules.json"
+    dump = tmp_path / "modules.txt"
+    # os._exit is replaced by a recorder: the dump exists only if the fast exit was taken.
     code = (
-        "import atexit, json, sys, threading\n"
-        "main_modules = {}\n"
-        "def record():\n"
-        f"    open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules)))\n"
-        "atexit.register(record)\n"
+        "import os, sys\n"
+        "real_exit = os._exit\n"
+        "def record_and_exit(code):\n"
+        "    modules = sorted(sys.modules)\n"
+        f"    with open({str(dump)!r}, 'w') as out:\n"
+        "        out.write('\\n'.join(modules))\n"
+        "    real_exit(code)\n"
+        "os._exit = record_and_exit\n"
         f"sys.argv = ['cidx', 'query', 'circleArea', '--fts', *{output!r}]\n"
         "from cidx.entry import main\n"
         "main()\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "src/geometry.js" in proc.stdout, proc.stderr
-    modules = set(json.loads(dump.read_text()))
-    leaked = [m for m in HEAVY + ("rpyc", "transitions", "dataclasses", "inspect") if m in modules]
+    modules = set(dump.read_text().split("\n"))
+    leaked = [m for m in HEAVY + COSTLY if m in modules]
     assert not leaked, f"fast path imported {leaked}"
     assert "cidx.client.wire" in modules and "cidx.cli" not in modules
+
+
+def test_a_reader_that_leaves_is_not_an_error(repo):
+    cidx(repo, "query", "circleArea", "--fts", "-q")  # warm daemon
+    for env in ({}, {"CIDX_NO_DAEMON": "1"}):
+        proc = subprocess.Popen([sys.executable, "-m", "cidx", "query", "function", "-l", "1000", "--snippet-lines", "200", "--fts"],
+                                cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, **env})
+        proc.stdout.close()  # like `| head` that has already left
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err) == (141, b""), (env, err)
+
+
+def test_output_arrives_whole_through_the_fast_exit(tmp_path, embedder, reap_daemons):
+    root = tmp_path / "repo"
+    bulk = root / "bulk"
+    bulk.mkdir(parents=True)
+    for i in range(80):  # one ~750-byte chunk each: ~80 KB of hits, more than a pipe holds
+        (bulk / f"notes_{i}.md").write_text("".join(f"walrus line {n:02} of file {i:02} ........\n" for n in range(20)))
+    repo = make_repo(root, embedder)
+    # Block-buffered stdout, as for a user piping the output: a small result sits in the buffer
+    # until the exit flushes it; a large one travels in compressed RPyC frames.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for argv in (["walrus", "-l", "2", "--fts", "-q"], ["walrus", "-l", "1000", "--snippet-lines", "200", "--fts", "--json"]):
+        runs = [subprocess.run([sys.executable, "-m", "cidx", "query", *argv], cwd=root, capture_output=True,
+                               env={**env, **extra}, timeout=120) for extra in ({}, {"CIDX_NO_DAEMON": "1"})]
+        via_daemon, standalone = runs
+        assert via_daemon.stdout and (via_daemon.returncode, via_daemon.stdout) == (0, standalone.stdout)
+        assert via_daemon.stderr == b""
+    assert len(via_daemon.stdout) > 65536
+    assert status(repo)["queries"] == 2
 
 
 def test_daemon_starts_in_a_repository_that_shadows_the_stdlib(tmp_path, embedder, reap_daemons):
