@@ -1,13 +1,14 @@
 """Run by cli_e2e.py in a fresh interpreter, cwd = the workspace: the steps of `cidx query` on the
 daemon fast path (cidx/entry.py main -> cidx/client/fast_query.py run_query), each timed with
-perf_counter, then the modules it imported.
+perf_counter, then the modules it imported. It imports nothing the fast path does not (json only
+after the last measurement), so the import costs land in the step that pays them. It reports its
+first and last perf_counter readings so that the parent can tell interpreter start from exit.
 Usage: python benchmarks/probes/fast.py OUT_JSON QUERY_ARGS..."""
 
 import time
 
 T_START = time.perf_counter()
 
-import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
@@ -31,7 +32,7 @@ def main() -> None:
     if config is None:
         raise SystemExit("no daemon-enabled config here: the fast path would not be taken")
     lap("import fast_config + read config")
-    from cidx.client import fast_query  # noqa: F401  (params, render, results, errors)
+    from cidx.client import fast_query  # noqa: F401  (params, argv, render, results, errors)
     from cidx.params import parse_query_args
     from cidx.render import render
     from cidx.results import QueryResult
@@ -39,23 +40,41 @@ def main() -> None:
     lap("import fast_query (params, render, results)")
     params = parse_query_args(argv)
     lap("parse args")
-    from cidx.client.delegate import run_via_daemon
+    from cidx.client.delegate import DaemonEffects, run_via_daemon
 
     lap("import delegate (lifecycle, wire)")
-    rpc = {}
+    marks = {}
+
+    class TimedEffects(DaemonEffects):
+        def connect(self):  # connect + GETROOT + hello
+            t0 = time.perf_counter()
+            try:
+                return super().connect()
+            finally:
+                marks["connect + handshake"] = (time.perf_counter() - t0) * 1e3
+
+        probe = connect
 
     def request(conn):
         t0 = time.perf_counter()
         value = conn.call("query", str(config.root), params.to_wire())
-        rpc["ms"] = (time.perf_counter() - t0) * 1e3
+        marks["query RPC (round trip)"] = (time.perf_counter() - t0) * 1e3
         return value
 
-    outcome = run_via_daemon(config, request)
+    import cidx.client.delegate as delegate
+
+    real = delegate.DaemonEffects
+    delegate.DaemonEffects = TimedEffects  # run_via_daemon builds its effects from this name
+    try:
+        outcome = run_via_daemon(config, request)
+    finally:
+        delegate.DaemonEffects = real
     if not outcome.via_daemon:
         raise SystemExit(f"fell back: {outcome.fallback_reason}")
     total = (time.perf_counter() - t) * 1e3
-    phases["connect + hello + lifecycle"] = total - rpc["ms"]
-    phases["query RPC (round trip)"] = rpc["ms"]
+    phases["connect + handshake"] = marks["connect + handshake"]
+    phases["lifecycle machine"] = total - marks["connect + handshake"] - marks["query RPC (round trip)"]
+    phases["query RPC (round trip)"] = marks["query RPC (round trip)"]
     t = time.perf_counter()
     result = QueryResult.from_wire(outcome.value)
     lap("decode result")
@@ -63,10 +82,14 @@ def main() -> None:
         render(result, params, out=devnull)
     lap("render")
     phases["_in_process_total"] = (time.perf_counter() - T_START) * 1e3
+    phases["_perf_start"] = T_START  # perf_counter is CLOCK_MONOTONIC: comparable with the parent's
     phases["_server_timings"] = result.timings_ms
     phases["_modules"] = sorted(sys.modules)
+    import json  # after the measurements: the fast path itself never imports json
+
     with open(out_path, "w") as out:
         json.dump(phases, out)
+    sys.stderr.write(f"perf_end {time.perf_counter()!r}\n")  # what is left after this is the exit
 
 
 main()
