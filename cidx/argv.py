@@ -14,13 +14,12 @@ tests/unit/test_query_args.py checks that against argparse itself on generated c
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from cidx.errors import UsageError
+from cidx.record import record
 
 # flags: ("-l", "--limit"); dest: the key of the result; kind: "flag" | "value" | "append" | "help";
 # convert(str) -> value raises ValueError with the message to show; choices: allowed values or ().
-Option = namedtuple("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
+Option = record("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
 
 
 def _is_negative_number(word: str) -> bool:

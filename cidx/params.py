@@ -8,10 +8,9 @@ before deciding whether to talk to the daemon. The click CLI hands the raw `quer
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from cidx.argv import ArgvParser, Option
 from cidx.errors import UsageError
+from cidx.record import record
 
 MODES = ("semantic", "fts", "hybrid")
 ACCURACY_EF = {"fast": 32, "balanced": 96, "high": 400}
@@ -20,13 +19,14 @@ MAX_QUERY_CHARS = 10_000
 OUTPUT_FORMATS = ("rich", "quiet", "json")
 
 
-# An immutable record built on namedtuple rather than a dataclass: the fast path imports this module
-# and dataclasses costs ~15 ms there (it imports inspect). Fields, in order:
+# An immutable record (cidx/record.py: a namedtuple without importing collections) rather than a
+# dataclass: the fast path imports this module and dataclasses costs ~15 ms there (it imports
+# inspect). Fields, in order:
 #   text, mode (semantic|fts|hybrid), limit, languages, exclude_languages, path_filters,
 #   exclude_paths, min_score, accuracy, edit_distance (FTS fuzzy; --fuzzy alone means 1),
 #   case_sensitive, regex, snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
 #   never changes which hits are found)
-_QueryParamsBase = namedtuple(
+_QueryParamsBase = record(
     "_QueryParamsBase",
     "text mode limit languages exclude_languages path_filters exclude_paths min_score accuracy edit_distance "
     "case_sensitive regex snippet_lines output",

@@ -6,18 +6,18 @@ search code, nor even the json package (cidx/lightjson.py writes `--json`; ADR 0
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from cidx import lightjson
+from cidx.record import record
 
-# namedtuples, not dataclasses: the fast path decodes these and dataclasses would cost ~15 ms there.
+# Records (cidx/record.py: namedtuples without importing collections), not dataclasses: the fast
+# path decodes these and dataclasses would cost ~15 ms there.
 # Hit: path (relative to the repository root, POSIX separators), start_line, end_line, language,
 # score, source ("semantic", "fts" or "semantic+fts"), snippet, snippet_start_line, match_line (the
 # best-matching line, for `path:line` output).
-Hit = namedtuple("Hit", "path start_line end_line language score source snippet snippet_start_line match_line",
-                 defaults=("", 0, 0))
+Hit = record("Hit", "path start_line end_line language score source snippet snippet_start_line match_line",
+             defaults=("", 0, 0))
 
-_QueryResultBase = namedtuple("_QueryResultBase", "mode generation hits timings_ms", defaults=((), None))
+_QueryResultBase = record("_QueryResultBase", "mode generation hits timings_ms", defaults=((), None))
 
 
 class QueryResult(_QueryResultBase):

@@ -10,12 +10,12 @@ daemon is spawned (client/delegate.py), and the running daemon validated them wh
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 
 from cidx import lightjson
 from cidx.digest import config_digest
+from cidx.record import record
 
-DaemonSettings = namedtuple("DaemonSettings", "retry_delays_ms max_retries")
+DaemonSettings = record("DaemonSettings", "retry_delays_ms max_retries")
 DEFAULT_DELAYS = (100, 500, 1000, 2000)
 DEFAULT_RETRIES = 4
 

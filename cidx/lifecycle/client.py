@@ -17,8 +17,6 @@ The object only decides; the caller acts (see `drive_client` for the whole loop)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from cidx.lifecycle.machine import TableMachine
 from cidx.lifecycle.table import CLIENT, FALLBACK, STARTING
 
@@ -30,7 +28,7 @@ def _plural(n: int, word: str) -> str:
 class ClientLifecycle(TableMachine):
     MACHINE = CLIENT
 
-    def __init__(self, retry_delays_ms: Sequence[int], max_retries: int, max_restarts: int = 2,
+    def __init__(self, retry_delays_ms: tuple[int, ...] | list[int], max_retries: int, max_restarts: int = 2,
                  engine: str = "transitions") -> None:
         delays = tuple(retry_delays_ms)
         if not delays or any(d < 0 for d in delays):

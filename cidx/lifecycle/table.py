@@ -14,7 +14,7 @@ Row semantics:
 
 from __future__ import annotations
 
-from collections import namedtuple
+from cidx.record import record
 
 STOPPED, STARTING, WARM, EVICTED, CRASHED, FALLBACK = (
     "stopped", "starting", "warm", "evicted", "crashed", "fallback")
@@ -47,9 +47,9 @@ GUARDS = {
 }
 
 
-# A namedtuple, not a dataclass: the client's fast path imports this module, and a namedtuple is
-# several times cheaper to create at import time.
-Row = namedtuple("Row", "machine source trigger dest guard effect note", defaults=((), None, ""))
+# A record (cidx/record.py: a namedtuple without importing collections), not a dataclass: the
+# client's fast path imports this module.
+Row = record("Row", "machine source trigger dest guard effect note", defaults=((), None, ""))
 Row.__doc__ = """One transition: `trigger` in `source` goes to `dest` when every name in `guard` holds,
 running the callback named `effect` first. `note` is for the rendered docs."""
 
