@@ -32,6 +32,11 @@ from cidx.daemon.socket_path import lock_path, log_path, socket_path
 from cidx.errors import CidxError
 
 log = logging.getLogger("cidx.daemon")
+# rpyc logs four INFO lines per connection (accepted, authenticated, welcome, goodbye): at the
+# hundreds of queries a second agents run, that buried everything else and rotated the log away
+# in minutes, and the writes sat on every query's path. Its warnings and errors still come through.
+rpyc_log = logging.getLogger("cidx.daemon.rpyc")
+rpyc_log.setLevel(logging.WARNING)
 PROBE_TIMEOUT = 1.0
 
 
@@ -48,7 +53,11 @@ def peer_uid_authenticator(sock: socket.socket):
     """Reject connections from other users (SO_PEERCRED), on top of the socket's 0600 mode."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
-    check_peer_uid(uid, os.getuid())
+    try:
+        check_peer_uid(uid, os.getuid())
+    except AuthenticationError:
+        log.warning("rejected a connection from uid %d (pid %d): not this daemon's user", uid, pid)
+        raise
     return sock, (pid, uid)
 
 
@@ -85,7 +94,7 @@ def bind_server(service, sock_path: Path, flock_path: Path) -> ThreadedServer:
             old_umask = os.umask(0o177)
             try:
                 server = ThreadedServer(service, socket_path=str(sock_path), protocol_config=PROTOCOL_CONFIG,
-                                        authenticator=peer_uid_authenticator, logger=log, listener_timeout=0.5)
+                                        authenticator=peer_uid_authenticator, logger=rpyc_log, listener_timeout=0.5)
             finally:
                 os.umask(old_umask)
             os.chmod(sock_path, 0o600)

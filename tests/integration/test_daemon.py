@@ -87,6 +87,16 @@ def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
         conn.close()
 
 
+def test_queries_leave_no_per_connection_lines_in_the_log(repo, daemon):
+    log_file = repo.config_dir / "daemon.log"
+    query(repo, "circleArea", "--fts")
+    before = log_file.read_text()
+    for _ in range(5):
+        query(repo, "circleArea", "--fts")
+    added = log_file.read_text()[len(before):]
+    assert added == "", added  # rpyc's accepted/welcome/goodbye lines would be 4 per query
+
+
 def test_only_exposed_methods_are_reachable(repo, daemon):
     conn = connect(repo)
     try:

@@ -69,3 +69,16 @@ def test_fast_path_string_form_is_the_same_socket(tmp_path, monkeypatch):
     for config_dir in (short, deep):
         assert sp.socket_file(str(config_dir)) == str(sp.socket_path(config_dir))
         assert isinstance(sp.socket_file(config_dir), str)
+
+
+def test_a_rejected_peer_is_logged_as_a_warning(monkeypatch, caplog):
+    a, b = socket.socketpair(socket.AF_UNIX)
+    try:
+        monkeypatch.setattr(os, "getuid", lambda: 4242)  # the daemon's user is now someone else
+        with caplog.at_level("INFO", logger="cidx"), pytest.raises(AuthenticationError):
+            peer_uid_authenticator(a)
+    finally:
+        a.close()
+        b.close()
+    assert [(r.levelname, r.name) for r in caplog.records] == [("WARNING", "cidx.daemon")]
+    assert "rejected a connection from uid" in caplog.records[0].getMessage()
