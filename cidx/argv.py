@@ -12,8 +12,6 @@ tests/unit/test_query_args.py checks that against argparse itself on generated c
   bad values left to right, then a missing TEXT, then unrecognized options.
 """
 
-from __future__ import annotations
-
 from cidx.errors import UsageError
 from cidx.record import record
 

@@ -2,8 +2,6 @@
 repository's daemon (fast path: no click, rich, numpy, tantivy, hnswlib, nor the rpyc library) or to
 the full CLI. Everything the fast path cannot vouch for goes to the full CLI."""
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -8,8 +8,6 @@ Python implementation) it falls back to the json package. tests/unit/test_lightj
 directions against json itself.
 """
 
-from __future__ import annotations
-
 try:
     from _json import encode_basestring_ascii as _encode_str
     from _json import make_scanner as _make_scanner

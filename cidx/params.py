@@ -6,8 +6,6 @@ before deciding whether to talk to the daemon. The click CLI hands the raw `quer
 `parse_query_args`, so there is no second parser anywhere; cidx/argv.py is its engine.
 """
 
-from __future__ import annotations
-
 from cidx.argv import ArgvParser, Option
 from cidx.errors import UsageError
 from cidx.record import record

@@ -9,8 +9,6 @@ path skips the interpreter's teardown.
   open for writing, no atexit handler, no thread), so `fast=True` flushes and calls os._exit.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -8,8 +8,6 @@ repr. It skips what we do not use (rename=, __match_args__ ordering subtleties a
 tests/unit/test_record.py checks it against collections.namedtuple on generated calls.
 """
 
-from __future__ import annotations
-
 import sys
 from _operator import itemgetter
 

@@ -5,8 +5,6 @@ daemon query (ADR 0008). Rich still draws the progress bars and status tables, w
 Colors only on a terminal, never when NO_COLOR is set; standalone and daemon print the same bytes.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

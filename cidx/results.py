@@ -4,8 +4,6 @@ Imports next to nothing: the fast client path decodes and renders these without 
 search code, nor even the json package (cidx/lightjson.py writes `--json`; ADR 0009).
 """
 
-from __future__ import annotations
-
 from cidx import lightjson
 from cidx.record import record
 

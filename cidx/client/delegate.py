@@ -4,8 +4,6 @@ report fallback. The connection class is client/wire.py's stdlib RPyC subset unl
 the rpyc library (progress callbacks).
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
@@ -24,8 +22,9 @@ QUERY_TIMEOUT = 300.0
 class DaemonEffects:
     """The side effects the lifecycle driver asks for, against a real daemon."""
 
-    def __init__(self, config, request: Callable[[object], object], *,
-                 sleep: Callable[[float], None] = time.sleep, spawn: Callable[[Path], object] | None = None,  # noqa: F821 (annotations only)
+    # Annotations in quotes: evaluating typing's Callable would mean importing typing (ADR 0009).
+    def __init__(self, config, request: "Callable[[object], object]", *,
+                 sleep: "Callable[[float], None]" = time.sleep, spawn: "Callable[[str], object] | None" = None,  # noqa: F821
                  call_timeout: float = QUERY_TIMEOUT, connection_class=None):
         if connection_class is None:
             from cidx.client.wire import WireConnection as connection_class
@@ -100,7 +99,7 @@ class DaemonEffects:
             self._sleep(0.02)
 
 
-def run_via_daemon(config, request: Callable[[object], object], **kwargs) -> Outcome:
+def run_via_daemon(config, request: "Callable[[object], object]", **kwargs) -> Outcome:  # noqa: F821
     """Outcome(via_daemon=True, value=...) or Outcome(via_daemon=False, fallback_reason=...).
     A query's own error (a CidxError from the daemon) propagates unchanged."""
     lifecycle = ClientLifecycle(retry_delays_ms=config.daemon.retry_delays_ms,

@@ -7,8 +7,6 @@ CLI, which reports the problem properly. The other keys are validated by cidx.co
 daemon is spawned (client/delegate.py), and the running daemon validated them when it started.
 """
 
-from __future__ import annotations
-
 import os
 
 from cidx import lightjson

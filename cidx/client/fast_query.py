@@ -3,8 +3,6 @@ light modules (ADR 0008). When the daemon cannot be used, the query runs in-proc
 line on stderr.
 """
 
-from __future__ import annotations
-
 import sys
 
 from cidx.errors import CidxError

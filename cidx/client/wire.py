@@ -11,8 +11,6 @@ Frames: `!LB` (length, zlib flag) + payload + b"\\n". Payload: one byte message 
 brine((seq, body)). A request body is (handler, boxed args); a reply body is a boxed value.
 """
 
-from __future__ import annotations
-
 import struct
 import zlib
 from itertools import count

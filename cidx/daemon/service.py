@@ -65,6 +65,7 @@ class CidxDaemonService(rpyc.Service):
     def __init__(self, state: DaemonState):
         super().__init__()
         self._state = state
+        self._root_text = str(state.config.root)
         self._leave_reason: str | None = None
 
     def on_connect(self, conn) -> None:
@@ -76,8 +77,15 @@ class CidxDaemonService(rpyc.Service):
             self._state.request_shutdown(self._leave_reason)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _is_my_project(self, project_path) -> bool:
+        if not isinstance(project_path, str):
+            return False
+        if project_path == self._root_text:  # what every client sends: no filesystem walk per request
+            return True
+        return Path(project_path).resolve() == self._state.config.root.resolve()
+
     def _check_project(self, project_path) -> None:
-        if not isinstance(project_path, str) or Path(project_path).resolve() != self._state.config.root.resolve():
+        if not self._is_my_project(project_path):
             raise UsageError(f"this daemon serves {self._state.config.root}, not {project_path}")
 
     def _run_query(self, project_path, params_wire, forced_mode: str | None) -> tuple:
@@ -97,7 +105,7 @@ class CidxDaemonService(rpyc.Service):
     def exposed_hello(self, client_version, config_fingerprint, project_path) -> tuple:
         """Handshake: a daemon of another version or config replaces itself (like dmypy, Gradle)."""
         config = self._state.config
-        same_project = isinstance(project_path, str) and Path(project_path).resolve() == config.root.resolve()
+        same_project = self._is_my_project(project_path)
         compatible = client_version == __version__ and config_fingerprint == config.fingerprint() and same_project
         if not compatible and same_project:
             log.info("client %s / config %s differ from mine (%s / %s): leaving for a new daemon",

@@ -6,8 +6,6 @@ otherwise a short path in a private directory (`$XDG_RUNTIME_DIR/cidx/` or `/tmp
 `.code-indexer/daemon.sock.path` so that a user can find it; both sides compute it the same way.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 import sys

@@ -15,8 +15,6 @@ The object only decides; the caller acts (see `drive_client` for the whole loop)
 `fallback` is terminal: every event there raises LifecycleError.
 """
 
-from __future__ import annotations
-
 from cidx.lifecycle.machine import TableMachine
 from cidx.lifecycle.table import CLIENT, FALLBACK, STARTING
 

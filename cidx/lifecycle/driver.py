@@ -10,8 +10,6 @@ dim line. `call()` may run more than once (after a restart), so it must be safe 
 queries are; an indexing call is incremental, so a repeat redoes only unfinished work.
 """
 
-from __future__ import annotations
-
 from cidx.lifecycle.client import ClientLifecycle
 from cidx.lifecycle.errors import ConnectionFailure, LifecycleError
 from cidx.lifecycle.table import CLIENT, FALLBACK, STARTING, STOPPED

@@ -1,7 +1,5 @@
 """The two exceptions of the lifecycle package. Stdlib-only: the fast client path imports them."""
 
-from __future__ import annotations
-
 
 class LifecycleError(Exception):
     """An event was fired in a state that does not accept it: a bug in the caller, not a user error.

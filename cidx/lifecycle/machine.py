@@ -11,8 +11,6 @@ modules it pulls in) costs ~20 ms of a 50 ms budget (ADR 0008); tests/unit/test_
 proves both engines accept and reject the same event sequences with the same results.
 """
 
-from __future__ import annotations
-
 from cidx.lifecycle.errors import LifecycleError
 from cidx.lifecycle.table import INITIAL, events_from, rows_for, states_for
 

@@ -12,8 +12,6 @@ Row semantics:
   exception propagates (a failed load leaves the cache evicted).
 """
 
-from __future__ import annotations
-
 from cidx.record import record
 
 STOPPED, STARTING, WARM, EVICTED, CRASHED, FALLBACK = (
