@@ -199,7 +199,7 @@ def query_argv(mode: str, text: str, *extra: str) -> list[str]:
     return [*CIDX, "query", text, *MODE_FLAGS[mode], *extra]
 
 
-def wire_params(mode: str, text: str, *extra: str) -> str:
+def wire_params(mode: str, text: str, *extra: str) -> tuple:
     from cidx.params import parse_query_args
 
     return parse_query_args([text, *MODE_FLAGS[mode], *extra]).to_wire()

@@ -42,7 +42,7 @@ def _level(daemon: common.Daemon, root: str, params: dict, clients: int, duratio
                 break
             try:
                 reply = conn.call("query", root, p)
-                if not isinstance(reply, str):
+                if not isinstance(reply, tuple):
                     raise TypeError(f"reply of type {type(reply).__name__}")
                 lat[m].append(time.perf_counter() - t0)
             except Exception as exc:  # counted, never fatal: the error count is the finding

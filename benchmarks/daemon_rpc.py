@@ -17,6 +17,7 @@ if __package__ in (None, ""):
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
+from cidx.results import QueryResult  # noqa: E402
 
 MODES = ("semantic", "fts", "hybrid")
 KINDS = ("wire", "rpyc")
@@ -28,7 +29,7 @@ def _first_query(daemon: common.Daemon, root: str, params: str) -> tuple[float, 
     log_before = len(daemon.log_lines())
     conn = daemon.connect("wire")
     t0 = time.perf_counter()
-    reply = json.loads(conn.call("query", root, params))
+    reply = QueryResult.from_wire(conn.call("query", root, params))
     first_s = time.perf_counter() - t0
     conn.close()
     load_ms = None
@@ -36,7 +37,7 @@ def _first_query(daemon: common.Daemon, root: str, params: str) -> tuple[float, 
         m = LOADED.search(line)
         if m:
             load_ms = float(m.group(1))
-    return first_s, load_ms, reply.get("timings_ms", {})
+    return first_s, load_ms, reply.timings_ms or {}
 
 
 def run(ctx: common.Context) -> dict:
@@ -74,7 +75,7 @@ def run(ctx: common.Context) -> dict:
                     payload = conns[k].call("query", root, p)
                     elapsed = time.perf_counter() - t0
                     lat[(k, m)].append(elapsed)
-                    timings = json.loads(payload)["timings_ms"]
+                    timings = QueryResult.from_wire(payload).timings_ms
                     work = (timings.get("embed", 0.0) + timings.get("search", 0.0)) / 1e3
                     rest[(k, m)].append(elapsed - work)
                     for phase in ("embed", "search"):

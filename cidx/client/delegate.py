@@ -25,7 +25,10 @@ class DaemonEffects:
     # Annotations in quotes: evaluating typing's Callable would mean importing typing (ADR 0009).
     def __init__(self, config, request: "Callable[[object], object]", *,
                  sleep: "Callable[[float], None]" = time.sleep, spawn: "Callable[[str], object] | None" = None,  # noqa: F821
-                 call_timeout: float = QUERY_TIMEOUT, connection_class=None):
+                 call_timeout: float = QUERY_TIMEOUT, connection_class=None, send_ahead: tuple | None = None):
+        """`send_ahead`: (method, *args) of the call `request` will make; it is pipelined right
+        behind the handshake, saving a round trip (the daemon refuses it if the handshake tells
+        it to leave, and then nobody reads the answer)."""
         if connection_class is None:
             from cidx.client.wire import WireConnection as connection_class
         self.connection_class = connection_class
@@ -35,6 +38,7 @@ class DaemonEffects:
         self._sleep = sleep
         self._spawn = spawn  # None: client.connection.spawn_daemon, imported when first needed
         self.call_timeout = call_timeout
+        self.send_ahead = send_ahead
         self.conn = None
         self.daemon_pid: int | None = None
 
@@ -78,9 +82,12 @@ class DaemonEffects:
     def _open(self) -> bool:
         self.close()
         conn = self.connection_class(self.sock_path, call_timeout=self.call_timeout)  # ConnectionFailure: absent
+        hello = ("hello", __version__, self.config.fingerprint(), str(self.config.root))
         try:
-            _, _, pid, compatible, _ = conn.call("hello", __version__, self.config.fingerprint(),
-                                                    str(self.config.root), timeout=HELLO_TIMEOUT)
+            if self.send_ahead is not None and hasattr(conn, "send_ahead"):
+                conn.send_ahead(*hello)
+                conn.send_ahead(*self.send_ahead)
+            _, _, pid, compatible, _ = conn.call(*hello, timeout=HELLO_TIMEOUT)
         except ConnectionFailure:
             conn.close()
             raise

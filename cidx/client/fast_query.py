@@ -23,10 +23,8 @@ def run_query(config, argv: list[str]) -> int:
 
     from cidx.client.delegate import fallback_notice, run_via_daemon
 
-    def request(conn):
-        return conn.call("query", str(config.root), params.to_wire())
-
-    outcome = run_via_daemon(config, request)
+    call = ("query", str(config.root), params.to_wire())
+    outcome = run_via_daemon(config, lambda conn: conn.call(*call), send_ahead=call)
     if outcome.via_daemon:
         try:
             result = QueryResult.from_wire(outcome.value)

@@ -179,19 +179,23 @@ class WireConnection:
         self._seq = count()
         self._root_ref = None
         self._buffer = b""
+        self._ahead: dict[tuple, int] = {}  # (method, args) sent ahead -> its seq, reply not read yet
+        self._replies: dict[int, tuple] = {}  # replies that arrived while waiting for another seq
+
+    def send_ahead(self, method: str, *args) -> None:
+        """Send a call now and read its reply later, in call() with the same arguments: a request
+        pipelined behind another saves a round trip. The daemon answers one connection's requests
+        in order."""
+        self._guard(method, self._root)
+        self._ahead[(method, args)] = self._guard(method, self._send, HANDLE_CALLATTR, self._call_args(method, args))
 
     def call(self, method: str, *args, timeout: float | None = None):
         self.sock.settimeout(timeout if timeout is not None else self.call_timeout)
-        try:
-            if self._root_ref is None:
-                root = self._request(HANDLE_GETROOT, box(()))
-                if root[0] != LABEL_REMOTE_REF:
-                    raise ConnectionFailure("the daemon's root is not an object reference")
-                self._root_ref = root[1]
-            reply = unbox(self._request(HANDLE_CALLATTR, (LABEL_TUPLE, (
-                (LABEL_LOCAL_REF, self._root_ref), box(method), box(tuple(args)), box(())))))
-        except (OSError, EOFError) as exc:  # a timeout (TimeoutError) is an OSError
-            raise ConnectionFailure(f"daemon connection lost during {method}: {exc.__class__.__name__}") from None
+        seq = self._ahead.pop((method, args), None)
+        if seq is None:
+            self._guard(method, self._root)
+            seq = self._guard(method, self._send, HANDLE_CALLATTR, self._call_args(method, args))
+        reply = unbox(self._guard(method, self._receive, seq))
         if not isinstance(reply, tuple) or not reply or reply[0] not in (OK, ERROR):
             raise ConnectionFailure(f"daemon sent a malformed reply to {method}")
         if reply[0] == ERROR:
@@ -200,21 +204,40 @@ class WireConnection:
             raise error
         return reply[1] if len(reply) == 2 else reply[1:]
 
-    def _request(self, handler: int, boxed_args):
+    def _call_args(self, method: str, args: tuple):
+        return (LABEL_TUPLE, ((LABEL_LOCAL_REF, self._root_ref), box(method), box(tuple(args)), box(())))
+
+    @staticmethod
+    def _guard(method: str, action, *args):
+        try:
+            return action(*args)
+        except (OSError, EOFError) as exc:  # a timeout (TimeoutError) is an OSError
+            raise ConnectionFailure(f"daemon connection lost during {method}: {exc.__class__.__name__}") from None
+
+    def _root(self) -> None:
+        if self._root_ref is None:
+            root = self._receive(self._send(HANDLE_GETROOT, box(())))
+            if root[0] != LABEL_REMOTE_REF:
+                raise ConnectionFailure("the daemon's root is not an object reference")
+            self._root_ref = root[1]
+
+    def _send(self, handler: int, boxed_args) -> int:
         seq = next(self._seq)
         payload = bytes((MSG_REQUEST,)) + dump((seq, (handler, boxed_args)))
         self.sock.sendall(FRAME.pack(len(payload), 0) + payload + b"\n")
-        while True:
+        return seq
+
+    def _receive(self, seq: int):
+        while seq not in self._replies:
             data = self._recv_frame()
-            msg = data[0]
             got_seq, body = load(data[1:])
-            if got_seq != seq:
-                continue  # not ours (cannot happen with one request in flight; be tolerant)
-            if msg == MSG_REPLY:
-                return body
-            if msg == MSG_EXCEPTION:
-                raise CidxError(f"the daemon raised {_exception_text(body)}; see `cidx status` and the daemon log")
-            raise ConnectionFailure(f"unexpected message type {msg} from the daemon")
+            self._replies[got_seq] = (data[0], body)
+        msg, body = self._replies.pop(seq)
+        if msg == MSG_REPLY:
+            return body
+        if msg == MSG_EXCEPTION:
+            raise CidxError(f"the daemon raised {_exception_text(body)}; see `cidx status` and the daemon log")
+        raise ConnectionFailure(f"unexpected message type {msg} from the daemon")
 
     def _recv_exact(self, n: int) -> bytes:
         while len(self._buffer) < n:

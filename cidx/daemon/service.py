@@ -90,6 +90,10 @@ class CidxDaemonService(rpyc.Service):
 
     def _run_query(self, project_path, params_wire, forced_mode: str | None) -> tuple:
         try:
+            if self._leave_reason is not None:
+                # The handshake told this client to replace us; a query it pipelined behind the
+                # handshake is not for this daemon's (older) code or config.
+                raise CidxError(f"this daemon is leaving ({self._leave_reason}); nothing was searched")
             self._check_project(project_path)
             params = QueryParams.from_wire(params_wire)
             if forced_mode and params.mode != forced_mode:

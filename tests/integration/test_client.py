@@ -16,6 +16,8 @@ import pytest
 from cidx import __version__
 from cidx.client.delegate import run_via_daemon
 from cidx.daemon.socket_path import socket_path
+from cidx.errors import CidxError
+from cidx.params import parse_query_args
 from tests.conftest import run_cidx
 from tests.integration.daemon_support import alive, make_repo, connect, status, wait_serving, wait_until
 
@@ -137,10 +139,36 @@ def test_daemon_of_another_version_leaves(repo):
     conn = connect(repo)
     try:
         reply = conn.call("hello", "0.0.0-old", repo.fingerprint(), str(repo.root))
+        # a query the client pipelined behind the handshake is refused, not answered by old code
+        with pytest.raises(CidxError, match="leaving"):
+            conn.call("query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
     finally:
         conn.close()
     assert reply[0] == __version__ and reply[3] is False
     wait_until(lambda: not alive(pid), what="the outdated daemon to exit")
+
+
+def test_the_query_is_pipelined_behind_the_handshake(repo):
+    from cidx.client.wire import HANDLE_GETROOT, WireConnection
+    from cidx.results import QueryResult
+
+    cidx(repo, "query", "circleArea", "--fts", "-q")  # a warm daemon
+    sent = []
+
+    class RecordingWire(WireConnection):  # the real client, noting what it puts on the socket
+        def _send(self, handler, boxed_args):
+            sent.append("getroot" if handler == HANDLE_GETROOT else boxed_args[1][1][1])
+            return super()._send(handler, boxed_args)
+
+        def _receive(self, seq):
+            sent.append("read a reply")
+            return super()._receive(seq)
+
+    call = ("query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
+    outcome = run_via_daemon(repo, lambda conn: conn.call(*call), send_ahead=call, connection_class=RecordingWire)
+    assert outcome.via_daemon and QueryResult.from_wire(outcome.value).hits[0].path == "src/geometry.js"
+    # hello and query are written back to back before any reply is read: two round trips, not three
+    assert sent == ["getroot", "read a reply", "hello", "query", "read a reply", "read a reply"]
 
 
 def test_index_runs_in_the_daemon(repo):

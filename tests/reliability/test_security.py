@@ -87,7 +87,7 @@ def test_other_users_cannot_connect_even_through_a_loosened_socket(world_travers
         assert peer(sock, NOBODY) == "denied"  # mode 0600
         os.chmod(sock, 0o666)  # a mistake or a hostile chmod: the uid check still rejects
         assert peer(sock, NOBODY) == "closed"
-        wait_until(lambda: "failed to authenticate" in (config.config_dir / "daemon.log").read_text(), 10,
+        wait_until(lambda: "rejected a connection from uid" in (config.config_dir / "daemon.log").read_text(), 10,
                    what="the rejection in the log")
         assert status(config)["pid"] == daemon.pid
 

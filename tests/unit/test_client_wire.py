@@ -84,6 +84,23 @@ def test_calls_a_real_rpyc_server(server):
         conn.close()
 
 
+def test_calls_sent_ahead_are_answered_in_any_reading_order(server):
+    conn = wire.WireConnection(server, call_timeout=5)
+    try:
+        conn.send_ahead("echo", "first")
+        conn.send_ahead("echo", "second", 2)
+        conn.send_ahead("fail", 2, "bad")
+        # read out of order: the replies that arrive first wait in the connection
+        assert conn.call("echo", "second", 2) == ("second", 2)
+        with pytest.raises(CidxError, match="bad"):
+            conn.call("fail", 2, "bad")
+        assert conn.call("echo", "first") == "first"
+        assert conn.call("echo", "first") == "first"  # consumed: this one is a fresh call
+        assert conn._ahead == {} and conn._replies == {}
+    finally:
+        conn.close()
+
+
 def test_connection_failures(tmp_path, server):
     with pytest.raises(ConnectionFailure):
         wire.WireConnection(tmp_path / "nothing.sock", call_timeout=1)
