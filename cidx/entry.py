@@ -5,6 +5,8 @@ the full CLI. Everything the fast path cannot vouch for goes to the full CLI."""
 import os
 import sys
 
+from cidx.process_exit import leave
+
 FAST_COMMANDS = ("query",)
 
 
@@ -16,11 +18,9 @@ def main() -> None:
         config = read_fast_config(os.getcwd())
         if config is not None:
             from cidx.client import fast_query
-            from cidx.process_exit import leave
 
             code = fast_query.main_query(config, argv[1:])
             leave(code, fast=not fast_query.RAN_IN_PROCESS)
     from cidx.cli import main as cli_main
-    from cidx.process_exit import leave
 
     leave(cli_main(argv))

@@ -6,8 +6,8 @@ line on stderr.
 import sys
 
 from cidx.errors import CidxError
-from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
 from cidx.params import parse_query_args
+from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
 from cidx.render import render
 from cidx.results import QueryResult
 
