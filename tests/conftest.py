@@ -131,6 +131,11 @@ def run_cidx(*args: str, cwd: Path, env: dict | None = None, timeout: float = 12
 
 # --- daemons: every test that starts one stops it by PID; the session fails if any survives ---------
 
+def _is_under(arg: bytes, under: Path | str) -> bool:
+    root = os.fsencode(str(under)).rstrip(b"/")
+    return arg == root or arg.startswith(root + b"/")
+
+
 def daemon_pids(under: Path | str | None = None) -> list[int]:
     """PIDs of `python -m cidx.daemon ROOT` processes (ROOT under `under` when given)."""
     found = []
@@ -142,7 +147,9 @@ def daemon_pids(under: Path | str | None = None) -> list[int]:
                 args = handle.read().split(b"\0")
         except OSError:
             continue
-        if b"cidx.daemon" in args and (under is None or any(a.startswith(os.fsencode(str(under))) for a in args)):
+        # under/ with its separator: /tmp/pytest-22 must not claim the daemons of /tmp/pytest-225
+        # (another test session running at the same time)
+        if b"cidx.daemon" in args and (under is None or any(_is_under(a, under) for a in args)):
             try:
                 with open(f"/proc/{entry}/stat") as stat_file:
                     if stat_file.read().split()[2] == "Z":
