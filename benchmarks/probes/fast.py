@@ -12,17 +12,13 @@ T_START = time.perf_counter()
 import os  # noqa: E402
 import sys  # noqa: E402
 
+from laps import Laps  # noqa: E402  (benchmarks/probes/ is sys.path[0] for a probe script)
+
 
 def main() -> None:
     out_path, argv = sys.argv[1], sys.argv[2:]
-    phases = {}
-    t = time.perf_counter()
-
-    def lap(name):
-        nonlocal t
-        now = time.perf_counter()
-        phases[name] = (now - t) * 1e3
-        t = now
+    laps = Laps()
+    phases, lap = laps.phases, laps.lap
 
     import cidx.entry  # noqa: F401
     lap("import cidx.entry")
@@ -73,11 +69,11 @@ def main() -> None:
         delegate.DaemonEffects = real
     if not outcome.via_daemon:
         raise SystemExit(f"fell back: {outcome.fallback_reason}")
-    total = (time.perf_counter() - t) * 1e3
+    total = laps.take()
     phases["connect + handshake"] = marks["connect + handshake"]
     phases["lifecycle machine"] = total - marks["connect + handshake"] - marks["query RPC (reply wait)"]
     phases["query RPC (reply wait)"] = marks["query RPC (reply wait)"]
-    t = time.perf_counter()
+    laps.take()
     result = QueryResult.from_wire(outcome.value)
     lap("decode result")
     with open(os.devnull, "w") as devnull:

@@ -10,17 +10,13 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
+from laps import Laps  # noqa: E402  (benchmarks/probes/ is sys.path[0] for a probe script)
+
 
 def main() -> None:
     root, out_path, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-    phases = {}
-    t = time.perf_counter()
-
-    def lap(name):
-        nonlocal t
-        now = time.perf_counter()
-        phases[name] = (now - t) * 1e3
-        t = now
+    laps = Laps()
+    phases, lap = laps.phases, laps.lap
 
     import cidx.cli  # noqa: F401  (click, config, errors: what the console script imports first)
     lap("import cidx.cli (click)")
@@ -46,16 +42,15 @@ def main() -> None:
     with engine.reader.snapshot():
         pass
     lap("index load (first snapshot)")
-    t_query = time.perf_counter()
     result = engine.query(params)
-    total = (time.perf_counter() - t_query) * 1e3
+    total = laps.take()
     embed = result.timings_ms.get("embed", 0.0)
     search = result.timings_ms.get("search", 0.0)
     if "embed" in result.timings_ms:
         phases["query: embed"] = embed
     phases["query: search"] = search
     phases["query: other (validate, snapshot)"] = total - embed - search
-    t = time.perf_counter()
+    laps.take()
     with open(os.devnull, "w") as devnull:
         render(result, params, out=devnull)
     lap("render")
