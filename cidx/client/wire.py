@@ -9,10 +9,13 @@ checks the encoding byte for byte against rpyc's own brine.
 
 Frames: `!LB` (length, zlib flag) + payload + b"\\n". Payload: one byte message type, then
 brine((seq, body)). A request body is (handler, boxed args); a reply body is a boxed value.
+
+Numbers are packed with int.to_bytes and memoryview casts rather than struct, and zlib is loaded
+only if a compressed frame arrives (our daemon sends none): each of those C extensions costs a
+fresh interpreter ~0.3-0.4 ms to load (ADR 0010).
 """
 
-import struct
-import zlib
+import sys
 from itertools import count
 
 # The C module under `socket`: socket.py imports enum, selectors and io on top (~3 ms of the fast
@@ -27,12 +30,28 @@ from cidx.lifecycle.errors import ConnectionFailure
 MSG_REQUEST, MSG_REPLY, MSG_EXCEPTION = 1, 2, 3
 LABEL_VALUE, LABEL_TUPLE, LABEL_LOCAL_REF, LABEL_REMOTE_REF = 1, 2, 3, 4
 HANDLE_GETROOT, HANDLE_CALLATTR = 3, 8
-FRAME = struct.Struct("!LB")
-F8 = struct.Struct("!d")
-I1 = struct.Struct("!B")
-I4 = struct.Struct("!L")
+FRAME_HEADER_SIZE = 5  # !LB
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 # --- brine: the subset of types we send and receive ------------------------------------------------
+def _u32(n: int) -> bytes:
+    return n.to_bytes(4, "big")
+
+
+def _f64(x: float) -> bytes:
+    """Big-endian IEEE double, as struct's "!d"."""
+    raw = bytearray(8)
+    memoryview(raw).cast("d")[0] = x
+    return bytes(raw[::-1]) if _LITTLE_ENDIAN else bytes(raw)
+
+
+def _take(buf: memoryview, pos: int, n: int) -> bytes:
+    end = pos + n
+    if end > len(buf):
+        raise ValueError("truncated message from the daemon")
+    return bytes(buf[pos:end])
+
+
 T_NONE, T_EMPTY_STR, T_EMPTY_TUPLE, T_TRUE, T_FALSE = 0x00, 0x01, 0x02, 0x03, 0x04
 T_UNICODE, T_STR1, T_STR_L1, T_STR_L4 = 0x08, 0x0A, 0x0E, 0x0F
 T_TUP1, T_TUP_L1, T_TUP_L4 = 0x10, 0x14, 0x15
@@ -49,7 +68,7 @@ def _dump_bytes(data: bytes, out: list) -> None:
     elif n < 256:
         out.append(bytes((T_STR_L1, n)) + data)
     else:
-        out.append(bytes((T_STR_L4,)) + I4.pack(n) + data)
+        out.append(bytes((T_STR_L4,)) + _u32(n) + data)
 
 
 def _dump(obj, out: list) -> None:
@@ -64,9 +83,9 @@ def _dump(obj, out: list) -> None:
         else:
             digits = str(obj).encode()
             out.append((bytes((T_INT_L1, len(digits))) if len(digits) < 256
-                        else bytes((T_INT_L4,)) + I4.pack(len(digits))) + digits)
+                        else bytes((T_INT_L4,)) + _u32(len(digits))) + digits)
     elif kind is float:
-        out.append(bytes((T_FLOAT,)) + F8.pack(obj))
+        out.append(bytes((T_FLOAT,)) + _f64(obj))
     elif kind is str:
         out.append(bytes((T_UNICODE,)))
         _dump_bytes(obj.encode("utf8"), out)
@@ -81,7 +100,7 @@ def _dump(obj, out: list) -> None:
         elif n < 256:
             out.append(bytes((T_TUP_L1, n)))
         else:
-            out.append(bytes((T_TUP_L4,)) + I4.pack(n))
+            out.append(bytes((T_TUP_L4,)) + _u32(n))
         for item in obj:
             _dump(item, out)
     else:
@@ -123,19 +142,20 @@ def _load(buf: memoryview, pos: int):
         if tag in (T_STR_L1, T_INT_L1):
             n, pos = buf[pos], pos + 1
         else:
-            n, pos = I4.unpack_from(buf, pos)[0], pos + 4
-        raw = bytes(buf[pos:pos + n])
+            n, pos = int.from_bytes(_take(buf, pos, 4), "big"), pos + 4
+        raw = _take(buf, pos, n)
         return (int(raw) if tag in (T_INT_L1, T_INT_L4) else raw), pos + n
     if tag == T_UNICODE:
         raw, pos = _load(buf, pos)
         return raw.decode("utf8"), pos
     if tag == T_FLOAT:
-        return F8.unpack_from(buf, pos)[0], pos + 8
+        raw = _take(buf, pos, 8)
+        return memoryview(raw[::-1] if _LITTLE_ENDIAN else raw).cast("d")[0], pos + 8
     if T_TUP1 <= tag <= T_TUP1 + 3 or tag in (T_TUP_L1, T_TUP_L4):
         if tag == T_TUP_L1:
             n, pos = buf[pos], pos + 1
         elif tag == T_TUP_L4:
-            n, pos = I4.unpack_from(buf, pos)[0], pos + 4
+            n, pos = int.from_bytes(_take(buf, pos, 4), "big"), pos + 4
         else:
             n = tag - T_TUP1 + 1
         items = []
@@ -224,7 +244,7 @@ class WireConnection:
     def _send(self, handler: int, boxed_args) -> int:
         seq = next(self._seq)
         payload = bytes((MSG_REQUEST,)) + dump((seq, (handler, boxed_args)))
-        self.sock.sendall(FRAME.pack(len(payload), 0) + payload + b"\n")
+        self.sock.sendall(_u32(len(payload)) + b"\x00" + payload + b"\n")
         return seq
 
     def _receive(self, seq: int):
@@ -249,9 +269,13 @@ class WireConnection:
         return data
 
     def _recv_frame(self) -> bytes:
-        length, compressed = FRAME.unpack(self._recv_exact(FRAME.size))
-        data = self._recv_exact(length + 1)[:-1]
-        return zlib.decompress(data) if compressed else data
+        header = self._recv_exact(FRAME_HEADER_SIZE)
+        data = self._recv_exact(int.from_bytes(header[:4], "big") + 1)[:-1]
+        if header[4]:  # a compressed frame: never from our daemon (service.on_connect), but valid RPyC
+            import zlib
+
+            return zlib.decompress(data)
+        return data
 
     def close(self) -> None:
         try:

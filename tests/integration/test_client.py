@@ -234,7 +234,7 @@ def test_parity_daemon_and_standalone(parity_repo, argv):
 HEAVY = ("click", "rich", "numpy", "tantivy", "hnswlib", "tokenizers", "safetensors")
 # Light but costly in a fresh interpreter (ADR 0008, ADR 0009): the warm path does without them.
 COSTLY = ("rpyc", "transitions", "dataclasses", "inspect", "json", "re", "argparse", "pathlib", "socket", "enum",
-          "collections", "subprocess", "__future__", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
+          "collections", "subprocess", "__future__", "zlib", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
 
 
 @pytest.mark.parametrize("output", [["-q"], ["--json"], []])
@@ -282,7 +282,7 @@ def test_output_arrives_whole_through_the_fast_exit(tmp_path, embedder, reap_dae
         (bulk / f"notes_{i}.md").write_text("".join(f"walrus line {n:02} of file {i:02} ........\n" for n in range(20)))
     repo = make_repo(root, embedder)
     # Block-buffered stdout, as for a user piping the output: a small result sits in the buffer
-    # until the exit flushes it; a large one travels in compressed RPyC frames.
+    # until the exit flushes it; a large one spans several socket reads.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     for argv in (["walrus", "-l", "2", "--fts", "-q"], ["walrus", "-l", "1000", "--snippet-lines", "200", "--fts", "--json"]):
         runs = [subprocess.run([sys.executable, "-m", "cidx", "query", *argv], cwd=root, capture_output=True,

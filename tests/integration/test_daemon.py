@@ -299,3 +299,53 @@ def test_a_watch_keeps_an_auto_shutdown_daemon_alive(tmp_path, embedder, reap_da
         time.sleep(0.05)
     assert run_cidx("watch", "--stop", cwd=config.root).returncode == 0
     wait_until(lambda: not alive(pid), timeout=20, what="the idle daemon to leave once the watch stops")
+
+
+class RecordingSocket:
+    """Wraps a client socket and keeps every byte it receives."""
+
+    def __init__(self, sock):
+        self.sock, self.received = sock, bytearray()
+
+    def recv(self, n):
+        data = self.sock.recv(n)
+        self.received += data
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def frame_flags(stream: bytes) -> list[int]:
+    """The compression flag of each RPyC frame (`!LB` header, payload, b"\\n") in `stream`."""
+    flags, pos = [], 0
+    while pos < len(stream):
+        length = int.from_bytes(stream[pos:pos + 4], "big")
+        flags.append(stream[pos + 4])
+        pos += 5 + length + 1
+    assert pos == len(stream)
+    return flags
+
+
+def test_replies_travel_uncompressed(tmp_path, embedder, reap_daemons):
+    # Over a Unix socket compression only costs time at both ends, and a client that may receive
+    # compressed frames must load zlib (~0.4 ms of a fast-path query; ADR 0010).
+    from cidx.client.wire import WireConnection
+
+    root = tmp_path / "repo"
+    (root / "notes").mkdir(parents=True)
+    for i in range(10):  # ten ~1 KB chunks: a reply above rpyc's 3000-byte compression threshold
+        (root / "notes" / f"walrus_{i}.md").write_text(f"walrus line {i} .......................\n" * 25)
+    repo = make_repo(root, embedder)
+    spawn(repo.root)
+    wait_serving(repo)
+    conn = WireConnection(socket_path(repo.config_dir), call_timeout=60)
+    conn.sock = RecordingSocket(conn.sock)
+    try:
+        hello(conn, repo)
+        params = parse_query_args(["walrus", "--fts", "-l", "10", "--snippet-lines", "50"]).to_wire()
+        assert QueryResult.from_wire(conn.call("query", str(repo.root), params)).hits
+    finally:
+        conn.close()
+    assert frame_flags(bytes(conn.sock.received)) == [0, 0, 0]  # root, hello, query
+    assert len(conn.sock.received) > 6000  # well above rpyc's 3000-byte compression threshold
