@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Bytecode for cidx itself: without it every short-lived `cidx query` recompiles what it imports
-# (and PYTHONDONTWRITEBYTECODE, set in some shells, would keep it that way).
+# (and PYTHONDONTWRITEBYTECODE, set in some shells, would keep it that way). Same for the query
+# fast path's code pack (cidx/code_pack.py), which daemons otherwise write when they start.
 install: $(VENV)/.installed
 	$(BIN)/python -m compileall -q cidx
+	$(BIN)/python -m cidx.code_pack
 
 demo: install
 	$(BIN)/cidx init --daemon --force .

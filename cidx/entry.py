@@ -5,15 +5,17 @@ the full CLI. Everything the fast path cannot vouch for goes to the full CLI."""
 import os
 import sys
 
-from cidx.process_exit import leave
-
 FAST_COMMANDS = ("query",)
 
 
 def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] in FAST_COMMANDS and os.environ.get("CIDX_NO_DAEMON") != "1":
+        from cidx import code_pack
+
+        code_pack.install()  # the fast path's modules in one read, when the daemon has packed them
         from cidx.client.fast_config import read_fast_config
+        from cidx.process_exit import leave
 
         config = read_fast_config(os.getcwd())
         if config is not None:
@@ -22,5 +24,6 @@ def main() -> None:
             code = fast_query.main_query(config, argv[1:])
             leave(code, fast=not fast_query.RAN_IN_PROCESS)
     from cidx.cli import main as cli_main
+    from cidx.process_exit import leave
 
     leave(cli_main(argv))

@@ -24,6 +24,7 @@ from rpyc.utils.authenticators import AuthenticationError
 from rpyc.utils.helpers import classpartial
 from rpyc.utils.server import ThreadedServer
 
+from cidx import code_pack
 from cidx.config import CONFIG_DIR_NAME, CONFIG_FILE_NAME, load_config
 from cidx.daemon.cache import DaemonCache, run_eviction_loop
 from cidx.daemon.protocol import PROTOCOL_CONFIG
@@ -155,6 +156,8 @@ class Daemon:
                                    args=(self.cache, self.config.daemon.eviction_check_interval_seconds,
                                          self.stopping.wait))
         evictor.start()
+        # The client's code pack (cidx/code_pack.py) is brought up to date here, off every client's path.
+        threading.Thread(target=code_pack.refresh, name="code-pack", daemon=True).start()
         try:
             self.server.start()  # returns once close() deactivates the listener
         finally:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cidx import __version__
+from cidx import __version__, code_pack
+from cidx.code_pack import PACKED
 from cidx.client.delegate import run_via_daemon
 from cidx.daemon.socket_path import socket_path
 from cidx.errors import CidxError
@@ -237,18 +238,17 @@ COSTLY = ("rpyc", "transitions", "dataclasses", "inspect", "json", "re", "argpar
           "collections", "subprocess", "__future__", "zlib", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
 
 
-@pytest.mark.parametrize("output", [["-q"], ["--json"], []])
-def test_fast_path_imports_nothing_heavy_and_exits_fast(repo, tmp_path, output):
-    cidx(repo, "query", "circleArea", "--fts", "-q")  # the daemon is up: this is the warm path
-    dump = tmp_path / "modules.txt"
-    # os._exit is replaced by a recorder: the dump exists only if the fast exit was taken.
+def fast_path_modules(repo, dump: Path, output: list[str]) -> dict[str, str]:
+    """Run `cidx query circleArea --fts OUTPUT` in a fresh interpreter; the modules it imported,
+    each with the class name of its loader. os._exit is replaced by a recorder: the dump exists
+    only if the fast exit was taken."""
     code = (
         "import os, sys\n"
         "real_exit = os._exit\n"
         "def record_and_exit(code):\n"
-        "    modules = sorted(sys.modules)\n"
+        "    modules = sorted((n, type(getattr(m, '__loader__', None)).__name__) for n, m in sys.modules.items())\n"
         f"    with open({str(dump)!r}, 'w') as out:\n"
-        "        out.write('\\n'.join(modules))\n"
+        "        out.write('\\n'.join(f'{n} {loader}' for n, loader in modules))\n"
         "    real_exit(code)\n"
         "os._exit = record_and_exit\n"
         f"sys.argv = ['cidx', 'query', 'circleArea', '--fts', *{output!r}]\n"
@@ -257,10 +257,37 @@ def test_fast_path_imports_nothing_heavy_and_exits_fast(repo, tmp_path, output):
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "src/geometry.js" in proc.stdout, proc.stderr
-    modules = set(dump.read_text().split("\n"))
+    return dict(line.split(" ") for line in dump.read_text().split("\n"))
+
+
+@pytest.mark.parametrize("output", [["-q"], ["--json"], []])
+def test_fast_path_imports_nothing_heavy_and_exits_fast(repo, tmp_path, output):
+    cidx(repo, "query", "circleArea", "--fts", "-q")  # the daemon is up: this is the warm path
+    modules = fast_path_modules(repo, tmp_path / "modules.txt", output)
     leaked = [m for m in HEAVY + COSTLY if m in modules]
     assert not leaked, f"fast path imported {leaked}"
     assert "cidx.client.wire" in modules and "cidx.cli" not in modules
+    # The code pack holds exactly the cidx modules the fast path imports after the entry point.
+    assert {m for m in modules if m.split(".")[0] == "cidx"} - {"cidx", "cidx.entry", "cidx.code_pack"} == set(PACKED)
+
+
+def test_fast_path_modules_come_from_a_current_code_pack(repo, tmp_path):
+    cidx(repo, "query", "circleArea", "--fts", "-q")
+    assert code_pack.write()  # what `make install` and every daemon start do
+    loaders = fast_path_modules(repo, tmp_path / "modules.txt", ["-q"])
+    assert {loaders[m] for m in PACKED} == {"PackFinder"}
+    assert loaders["cidx.entry"] == "SourceFileLoader"
+
+
+def test_a_starting_daemon_brings_the_code_pack_up_to_date(tmp_path, embedder, reap_daemons):
+    assert code_pack.write(modules=code_pack.PACKED[:3])  # a pack, but not for today's fast path
+    assert not code_pack.is_current()
+    config = make_repo(tmp_path / "repo", embedder)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.Popen([sys.executable, "-m", "cidx.daemon", str(config.root)], cwd=config.root, env=env,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_serving(config)
+    wait_until(code_pack.is_current, timeout=30, what="the daemon to rewrite the code pack")
 
 
 def test_a_reader_that_leaves_is_not_an_error(repo):
