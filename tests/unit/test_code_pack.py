@@ -23,9 +23,13 @@ def pkg(tmp_path):
     return root
 
 
-def run(code: str, *paths, env_extra=None) -> dict:
-    """Run `code` in a fresh interpreter (sys.path: `paths` first); it prints one JSON line."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, paths), os.getcwd()]), **(env_extra or {})}
+def run(code: str, *paths, write_bytecode: bool = True) -> dict:
+    """Run `code` in a fresh interpreter (sys.path: `paths` first); it prints one JSON line.
+    Bytecode writing is on unless `write_bytecode` is False, whatever the calling shell says."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), os.getcwd()])
+    if not write_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -123,7 +127,7 @@ def test_refresh_writes_nothing_when_bytecode_writing_is_off(pkg, tmp_path):
         from cidx import code_pack
         print(json.dumps([code_pack.refresh({str(pack)!r}, {PKG_MODULES!r}), os.path.exists({str(pack)!r})]))
     """
-    assert run(code, pkg, env_extra={"PYTHONDONTWRITEBYTECODE": "1"}) == [False, False]
+    assert run(code, pkg, write_bytecode=False) == [False, False]
 
 
 def test_write_reports_what_it_cannot_do(pkg, tmp_path):
