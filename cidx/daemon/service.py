@@ -70,8 +70,12 @@ class CidxDaemonService(rpyc.Service):
 
     def on_connect(self, conn) -> None:
         # Frames stay uncompressed: over a Unix socket zlib only costs time at both ends, and the
-        # fast-path client then never loads zlib (~0.4 ms of its start; ADR 0010).
-        conn._channel.compress = False
+        # fast-path client then never loads zlib (~0.4 ms of its start; ADR 0010). `_channel` is
+        # rpyc's own attribute: should a release rename it, frames are compressed again (clients
+        # accept both) rather than every connection failing here.
+        channel = getattr(conn, "_channel", None)
+        if channel is not None:
+            channel.compress = False
         self._state.cache.hold()  # a connected client is activity: no idle shutdown under it
 
     def on_disconnect(self, conn) -> None:

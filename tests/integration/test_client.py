@@ -284,10 +284,14 @@ def test_a_starting_daemon_brings_the_code_pack_up_to_date(tmp_path, embedder, r
     assert not code_pack.is_current()
     config = make_repo(tmp_path / "repo", embedder)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.Popen([sys.executable, "-m", "cidx.daemon", str(config.root)], cwd=config.root, env=env,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_serving(config)
-    wait_until(code_pack.is_current, timeout=30, what="the daemon to rewrite the code pack")
+    daemon = subprocess.Popen([sys.executable, "-m", "cidx.daemon", str(config.root)], cwd=config.root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_serving(config)
+        wait_until(code_pack.is_current, timeout=30, what="the daemon to rewrite the code pack")
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=10)
 
 
 def test_a_reader_that_leaves_is_not_an_error(repo):
