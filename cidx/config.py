@@ -19,6 +19,7 @@ CONFIG_DIR_NAME = ".code-indexer"
 CONFIG_FILE_NAME = "config.json"
 
 PROVIDERS = ("local", "voyage", "openai")
+MAX_CONCURRENT_REQUESTS = 64  # more is a denial of service on the user's own server, not a speed-up
 
 DEFAULT_EXCLUDES = (
     ".git/",
@@ -51,6 +52,9 @@ class EmbeddingConfig:
     api_key_env: str | None = None  # env var holding the key; provider default when None
     timeout_seconds: float = 30.0
     max_retries: int = 3
+    # HTTP providers only (ADR 0018): requests in flight at once, and characters per request
+    max_concurrent_requests: int = 4
+    max_request_chars: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,12 @@ def _check_number(source: str, key: str, value, *, minimum: float, integer: bool
     return value
 
 
+def _check_range(source: str, key: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(source, key, f"must be an integer from {low} to {high}")
+    return value
+
+
 def _section(source: str, raw: dict, name: str) -> dict:
     section = raw.get(name, {})
     if not isinstance(section, dict):
@@ -234,6 +244,12 @@ def _embedding_from(source: str, raw: dict) -> EmbeddingConfig:
                                       e.get("timeout_seconds", defaults.timeout_seconds), minimum=0.1),
         max_retries=_check_number(source, "embedding.max_retries", e.get("max_retries", defaults.max_retries),
                                   minimum=0, integer=True),
+        max_concurrent_requests=_check_range(
+            source, "embedding.max_concurrent_requests",
+            e.get("max_concurrent_requests", defaults.max_concurrent_requests), 1, MAX_CONCURRENT_REQUESTS),
+        max_request_chars=_check_number(source, "embedding.max_request_chars",
+                                        e.get("max_request_chars", defaults.max_request_chars),
+                                        minimum=1, integer=True),
     )
 
 

@@ -1,7 +1,9 @@
 """HTTP embedding providers: VoyageAI, and any OpenAI-compatible `/v1/embeddings` endpoint
 (OpenAI itself, Ollama, vLLM, LM Studio).
 
-Stdlib urllib only: two small JSON POSTs do not justify a dependency. Construction reads the API
+Stdlib urllib only: two small JSON POSTs do not justify a dependency. embed() cuts its texts into
+requests (embedding.batch_size inputs, embedding.max_request_chars characters) and keeps up to
+embedding.max_concurrent_requests of them in flight (inflight.py, ADR 0018). Construction reads the API
 key from the environment and never touches the network; the first request happens in embed().
 Every failure becomes one EmbeddingError line that names the URL and the fix.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from cidx.config import EmbeddingConfig
 from cidx.embed.base import l2_normalise
+from cidx.embed.inflight import RateGate, plan_batches, run_in_flight
 from cidx.errors import EmbeddingError
 
 # Documented default output sizes, so `dim` is right before the first call. Any other model's
@@ -91,7 +94,8 @@ class _HttpEmbedder:
     default_key_env = ""
     key_required = False
 
-    def __init__(self, cfg: EmbeddingConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, cfg: EmbeddingConfig, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self.model = cfg.model
         base = (cfg.base_url or self.default_base_url or "").rstrip("/")
         parts = urllib.parse.urlsplit(base)
@@ -108,7 +112,13 @@ class _HttpEmbedder:
         self.batch_size = max(1, int(cfg.batch_size))
         self.timeout = float(cfg.timeout_seconds)
         self.max_retries = max(0, int(cfg.max_retries))
-        self._sleep = sleep
+        self.max_in_flight = max(1, int(cfg.max_concurrent_requests))
+        self.max_request_chars = max(1, int(cfg.max_request_chars))
+        # The indexer hands over this many texts per call when it can, so that K full requests
+        # can be in flight at once.
+        self.preferred_batch = self.batch_size * self.max_in_flight
+        self._sleep, self._clock = sleep, clock
+        self._gate = RateGate(clock, sleep)  # a 429 pauses every worker, not just the one that got it
         self.dim = KNOWN_DIMS.get(self.model, 0)  # 0 = unknown until the first response
         self._dim_source = "the model's documented size" if self.dim else ""
         self._dim_lock = threading.Lock()
@@ -122,8 +132,9 @@ class _HttpEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        parts = [self._embed_batch(texts[i:i + self.batch_size], "document")
-                 for i in range(0, len(texts), self.batch_size)]
+        ranges = plan_batches(texts, self.batch_size, self.max_request_chars)
+        jobs = [lambda abort, s=s, e=e: self._embed_batch(texts[s:e], "document", abort) for s, e in ranges]
+        parts = run_in_flight(jobs, self.max_in_flight)
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -134,11 +145,15 @@ class _HttpEmbedder:
     def _payload(self, texts: list[str], input_type: str) -> dict:
         raise NotImplementedError
 
-    def _embed_batch(self, texts: list[str], input_type: str) -> np.ndarray:
+    def _embed_batch(self, texts: list[str], input_type: str,
+                     abort: threading.Event | None = None) -> np.ndarray | None:
         # OpenAI-style servers reject empty strings outright; a lone space embeds as "nothing".
         body = json.dumps(self._payload([t if t else " " for t in texts], input_type)).encode()
         attempts = self.max_retries + 1
         for attempt in range(attempts):
+            self._gate.wait()
+            if abort is not None and abort.is_set():
+                return None  # another request of this call failed: its error is the one reported
             result = self._post(body)
             if isinstance(result, bytes):
                 return self._parse(result, len(texts))
@@ -153,7 +168,10 @@ class _HttpEmbedder:
                                      f"check embedding.model ({self.model!r})")
             if attempt + 1 < attempts:  # 429, 5xx and dropped connections are worth another try
                 delay = result.retry_after if result.retry_after is not None else min(0.5 * 2 ** attempt, 8.0)
-                self._sleep(min(delay, MAX_RETRY_AFTER))
+                if result.status == 429:  # the rate limit is the account's: every worker holds back
+                    self._gate.pause_until(self._clock() + min(delay, MAX_RETRY_AFTER))
+                else:
+                    self._sleep(min(delay, MAX_RETRY_AFTER))
         raise EmbeddingError(f"{self.service} at {self.url}: {result.describe()} persisted after {attempts} "
                              f"attempts; try again later or raise embedding.max_retries")
 
@@ -245,8 +263,8 @@ class VoyageEmbedder(_HttpEmbedder):
     default_key_env = "VOYAGE_API_KEY"
     key_required = True
 
-    def __init__(self, cfg: EmbeddingConfig, *, sleep: Callable[[float], None] = time.sleep):
-        super().__init__(cfg, sleep=sleep)
+    def __init__(self, cfg: EmbeddingConfig, **timing):
+        super().__init__(cfg, **timing)
         self.name = f"voyage:{self.model}"  # the vector space is the model, wherever it is served
 
     def _payload(self, texts: list[str], input_type: str) -> dict:
@@ -260,11 +278,11 @@ class OpenAICompatibleEmbedder(_HttpEmbedder):
     service = "OpenAI-compatible server"
     default_key_env = "OPENAI_API_KEY"
 
-    def __init__(self, cfg: EmbeddingConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, cfg: EmbeddingConfig, **timing):
         if not cfg.base_url:
             raise EmbeddingError("embedding.base_url is required for the openai provider "
                                  "(e.g. http://localhost:11434/v1)")
-        super().__init__(cfg, sleep=sleep)
+        super().__init__(cfg, **timing)
         # Same model name on two servers may be two different models (quantisation, versions),
         # so the URL is part of the vector-space identity.
         self.name = f"openai:{self.model}@{self.base_url}"

@@ -37,6 +37,8 @@ class FakeServer:
         self.script: deque = deque()  # actions consumed one per request; empty -> normal answer
         self.release = threading.Event()  # lets a hanging handler finish at teardown
         self.dim = DIM
+        self.latency = 0.0  # seconds each normal answer is held back (the "network + GPU" time)
+        self.spans: list[tuple[float, float]] = []  # (start, end) monotonic time of each normal answer
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,9 +56,15 @@ class FakeServer:
                     return self._send(200, {}, b"{}")
                 if kind == "status":
                     return self._send(action[1], action[2], action[3])
+                if kind == "slow":  # a normal answer after its own latency
+                    time.sleep(action[1])
                 if kind == "raw":
                     return self._send(200, {}, action[1])
-                inputs = state.requests[-1]["body"]["input"]
+                inputs = json.loads(body)["input"]
+                started = time.monotonic()
+                if state.latency and kind != "slow":
+                    time.sleep(state.latency)
+                state.spans.append((started, time.monotonic()))
                 data = [{"object": "embedding", "index": i, "embedding": fake_vector(t, state.dim)}
                         for i, t in enumerate(inputs)]
                 data.reverse()  # out of order on purpose: the client must sort by index
@@ -94,22 +102,38 @@ def server():
 
 
 class Sleeper:
-    def __init__(self):
+    """The injected clock and sleep: sleeping records the call and moves the fake clock on, unless
+    the clock is frozen (then a Retry-After pause never ends, and every wait on it shows up)."""
+
+    def __init__(self, frozen: bool = False):
         self.calls: list[float] = []
+        self.threads: list[str] = []
+        self.now = 1000.0
+        self.frozen = frozen
+        self._lock = threading.Lock()
 
     def __call__(self, seconds: float) -> None:  # records instead of sleeping
-        self.calls.append(seconds)
+        with self._lock:
+            self.calls.append(seconds)
+            self.threads.append(threading.current_thread().name)
+            if not self.frozen:
+                self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 def voyage(server, monkeypatch, sleeper=None, **cfg) -> VoyageEmbedder:
     monkeypatch.setenv("VOYAGE_API_KEY", "sekrit")
+    sleeper = sleeper or Sleeper()
     config = EmbeddingConfig(provider="voyage", model=cfg.pop("model", "test-model"), base_url=server.url, **cfg)
-    return VoyageEmbedder(config, sleep=sleeper or Sleeper())
+    return VoyageEmbedder(config, sleep=sleeper, clock=sleeper.clock)
 
 
 def openai(server, monkeypatch, sleeper=None, **cfg) -> OpenAICompatibleEmbedder:
+    sleeper = sleeper or Sleeper()
     config = EmbeddingConfig(provider="openai", model=cfg.pop("model", "nomic-embed-text"), base_url=server.url, **cfg)
-    return OpenAICompatibleEmbedder(config, sleep=sleeper or Sleeper())
+    return OpenAICompatibleEmbedder(config, sleep=sleeper, clock=sleeper.clock)
 
 
 def expected(texts):
@@ -254,7 +278,7 @@ def test_connection_refused_is_clear_and_not_retried(monkeypatch):
     sleeper = Sleeper()
     cfg = EmbeddingConfig(provider="openai", model="m", base_url=f"http://127.0.0.1:{port}/v1")
     with pytest.raises(EmbeddingError, match=rf"cannot reach http://127\.0\.0\.1:{port}/v1/embeddings"):
-        OpenAICompatibleEmbedder(cfg, sleep=sleeper).embed(["a"])
+        OpenAICompatibleEmbedder(cfg, sleep=sleeper, clock=sleeper.clock).embed(["a"])
     assert sleeper.calls == []
 
 
@@ -266,3 +290,76 @@ def test_local_server_bypasses_env_proxy(server, monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert openai(server, monkeypatch).embed(["a"]).shape == (1, DIM)
     assert len(server.requests) == 1
+
+
+# --- requests in flight (ADR 0018) ----------------------------------------------------------------
+
+def max_overlap(spans) -> int:
+    """The most answers the server was working on at one instant."""
+    return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+
+
+def test_k_requests_overlap_on_the_server_and_never_more(server, monkeypatch):
+    server.latency = 0.2
+    texts = [f"text {i}" for i in range(16)]
+    out = openai(server, monkeypatch, batch_size=2, max_concurrent_requests=4).embed(texts)
+    np.testing.assert_allclose(out, expected(texts), atol=1e-6)
+    assert len(server.spans) == 8
+    assert max_overlap(server.spans) == 4
+
+
+def test_one_request_in_flight_when_k_is_1(server, monkeypatch):
+    server.latency = 0.05
+    openai(server, monkeypatch, batch_size=1, max_concurrent_requests=1).embed(["a", "b", "c"])
+    assert max_overlap(server.spans) == 1
+
+
+def test_order_is_kept_when_answers_come_back_out_of_order(server, monkeypatch):
+    for delay in (0.3, 0.2, 0.1, 0.0):  # the first request is answered last
+        server.script.append(("slow", delay))
+    texts = [f"t{i}" for i in range(8)]
+    emb = voyage(server, monkeypatch, batch_size=2, max_concurrent_requests=4)
+    np.testing.assert_allclose(emb.embed(texts), expected(texts), atol=1e-6)
+    assert sorted(x for r in server.requests for x in r["body"]["input"]) == sorted(texts)
+
+
+def test_429_retry_after_pauses_every_worker(server, monkeypatch):
+    server.latency = 0.1
+    server.script.append(("status", 429, {"Retry-After": "7"}, b'{"detail": "slow down"}'))
+    sleeper = Sleeper(frozen=True)  # the pause never ends on this clock: every wait on it is recorded
+    texts = [f"t{i}" for i in range(4)]
+    out = openai(server, monkeypatch, sleeper, batch_size=1, max_concurrent_requests=2).embed(texts)
+    np.testing.assert_allclose(out, expected(texts), atol=1e-6)
+    assert len(server.requests) == 5  # the refused one was sent again
+    assert set(sleeper.calls) == {7.0}
+    # both workers held back, not only the one that was told to
+    assert len(set(sleeper.threads)) == 2, sleeper.threads
+
+
+def test_a_429_pause_ends_at_retry_after_on_the_clock(server, monkeypatch):
+    server.script.append(("status", 429, {"Retry-After": "2.5"}, b"{}"))
+    sleeper = Sleeper()
+    openai(server, monkeypatch, sleeper, batch_size=1, max_concurrent_requests=3).embed(["a"])
+    assert sleeper.calls == [2.5] and sleeper.now == 1002.5
+
+
+def test_requests_respect_the_input_and_character_limits(server, monkeypatch):
+    texts = ["a" * 30, "b" * 30, "c" * 30, "d" * 500, "e" * 10, "f" * 10, "g" * 10, "h" * 10]
+    out = openai(server, monkeypatch, batch_size=3, max_request_chars=70, max_concurrent_requests=4).embed(texts)
+    np.testing.assert_allclose(out, expected(texts), atol=1e-6)
+    sent = sorted((r["body"]["input"] for r in server.requests), key=lambda batch: texts.index(batch[0]))
+    assert sent == [texts[0:2], texts[2:3], texts[3:4], texts[4:7], texts[7:8]]  # the long one goes alone
+
+
+def test_a_failed_request_fails_the_whole_call_with_one_line(server, monkeypatch):
+    server.latency = 0.05
+    server.script.append(("status", 400, {}, b'{"error": {"message": "input too long"}}'))
+    with pytest.raises(EmbeddingError, match=r"HTTP 400.*input too long") as exc:
+        openai(server, monkeypatch, batch_size=1, max_concurrent_requests=4).embed([f"t{i}" for i in range(40)])
+    assert "\n" not in str(exc.value)
+    assert len(server.requests) < 40  # queued requests were not sent after the failure
+
+
+def test_preferred_batch_fills_k_requests(server, monkeypatch):
+    emb = openai(server, monkeypatch, batch_size=16, max_concurrent_requests=8)
+    assert emb.preferred_batch == 128

@@ -28,6 +28,13 @@ def test_defaults_match_the_spec(tmp_path):
         (10, 4, (100, 500, 1000, 2000), 60)
 
 
+def test_remote_concurrency_defaults_and_round_trip(tmp_path):
+    e = config_from_dict({}, root=tmp_path).embedding
+    assert (e.max_concurrent_requests, e.max_request_chars) == (4, 100_000)
+    config = Config(root=tmp_path, embedding=EmbeddingConfig(max_concurrent_requests=8, max_request_chars=5000))
+    assert load_config(write_config(config)).embedding == config.embedding
+
+
 def test_found_walking_up_from_a_subdirectory(tmp_path):
     write_config(Config(root=tmp_path))
     deep = tmp_path / "a" / "b" / "c"
@@ -50,6 +57,10 @@ def test_found_walking_up_from_a_subdirectory(tmp_path):
     ({"max_file_size": 0}, "max_file_size"),
     ({"exclude_patterns": "x"}, "exclude_patterns"),
     ({"surprise": True}, "surprise"),
+    ({"embedding": {"max_concurrent_requests": 0}}, "embedding.max_concurrent_requests"),
+    ({"embedding": {"max_concurrent_requests": 65}}, "from 1 to 64"),
+    ({"embedding": {"max_concurrent_requests": 2.5}}, "embedding.max_concurrent_requests"),
+    ({"embedding": {"max_request_chars": 0}}, "embedding.max_request_chars"),
 ])
 def test_invalid_settings_give_one_line_naming_the_key(tmp_path, raw, fragment):
     with pytest.raises(ConfigError) as err:
