@@ -36,6 +36,12 @@ BATCH_CHUNKS = 2000
 EMBED_SLICE = 64  # chunks per embed call: progress and cancel checks happen this often
 
 
+def embed_slice(embedder) -> int:
+    """Chunks per embed call: EMBED_SLICE, or more when the embedder needs more to keep its
+    requests in flight (an HTTP provider: batch_size x max_concurrent_requests, ADR 0018)."""
+    return max(EMBED_SLICE, int(getattr(embedder, "preferred_batch", 0) or 0))
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     phase: str  # "scan", "index", "commit", "done"
@@ -129,6 +135,11 @@ class _Run:
         self.files_indexed = 0
         self.files_total = 0
         self.embed_seconds = 0.0
+        self.slice = embed_slice(embedder)
+        # Files chunked but not embedded yet: their chunks share embed calls, so a remote provider
+        # gets full requests even when every file is small.
+        self.pending: list[tuple[FileRow, list[NewChunk]]] = []
+        self.pending_chunks = 0
 
     def run(self) -> IndexSummary:
         self._emit("scan", "")
@@ -144,7 +155,8 @@ class _Run:
             self._check_cancel()
             self._add_file(batch, source, manifest.get(source.path))
             self.files_done += 1
-            if not self.clear and (len(batch.files) >= BATCH_FILES or batch.chunk_count >= BATCH_CHUNKS):
+            if not self.clear and (len(batch.files) + len(self.pending) >= BATCH_FILES
+                                   or batch.chunk_count + self.pending_chunks >= BATCH_CHUNKS):
                 self._commit(batch)
                 batch = Batch()
         self._commit(batch)
@@ -171,10 +183,23 @@ class _Run:
         language = language_for(source.path) or "text"
         chunks = [NewChunk(c.start_line, c.end_line, language, content_hash(c.text), c.text)
                   for c in chunk_text(text)]
-        vecs = self._embed(chunks, source.path)
-        batch.replace_file(row, chunks, vecs)
+        self.pending.append((row, chunks))
+        self.pending_chunks += len(chunks)
         self.files_indexed += 1
         self.chunks_done += len(chunks)
+        if self.pending_chunks >= self.slice:
+            self._flush(batch)
+
+    def _flush(self, batch: Batch) -> None:
+        """Embed the pending files' chunks together and put the files into the batch."""
+        if not self.pending:
+            return
+        pending, self.pending, self.pending_chunks = self.pending, [], 0
+        vecs = self._embed([c for _, chunks in pending for c in chunks], pending[-1][0].path)
+        offset = 0
+        for row, chunks in pending:
+            batch.replace_file(row, chunks, vecs[offset:offset + len(chunks)])
+            offset += len(chunks)
 
     def _embed(self, chunks: list[NewChunk], path: str) -> np.ndarray:
         dim = self.writer.dim
@@ -183,9 +208,9 @@ class _Run:
         cached = self.writer.cached_vectors(c.hash for c in chunks)
         missing = [c for c in dict((c.hash, c) for c in chunks).values() if c.hash not in cached]
         self.cached += len(chunks) - len(missing)
-        for start in range(0, len(missing), EMBED_SLICE):
+        for start in range(0, len(missing), self.slice):
             self._check_cancel()
-            part = missing[start:start + EMBED_SLICE]
+            part = missing[start:start + self.slice]
             t0 = self.clock()
             vecs = np.asarray(self.embedder.embed([c.text for c in part]), dtype=np.float32)
             self.embed_seconds += self.clock() - t0
@@ -198,6 +223,7 @@ class _Run:
         return np.stack([cached[c.hash] for c in chunks]).astype(np.float32)
 
     def _commit(self, batch: Batch) -> None:
+        self._flush(batch)
         if batch.is_empty():
             return
         self._emit("commit", "")
