@@ -19,6 +19,8 @@ CONFIG_DIR_NAME = ".code-indexer"
 CONFIG_FILE_NAME = "config.json"
 
 PROVIDERS = ("local", "voyage", "openai")
+# the default skip rules of cidx/source/skip_rules.py (kept here: config.py stays import-light)
+SKIP_RULE_NAMES = ("lockfile", "source_map", "minified", "svg", "large_data", "generated")
 MAX_CONCURRENT_REQUESTS = 64  # more is a denial of service on the user's own server, not a speed-up
 
 DEFAULT_EXCLUDES = (
@@ -58,6 +60,14 @@ class EmbeddingConfig:
 
 
 @dataclass(frozen=True)
+class IndexConfig:
+    """What gets indexed beyond git's ignore rules and exclude_patterns: the skip rules (ADR 0018)."""
+    disabled_rules: tuple[str, ...] = ()  # skip rules turned off, by reason name
+    include: tuple[str, ...] = ()  # gitignore patterns: matching files are exempt from every skip rule
+    large_data_bytes: int = 65_536  # JSON/CSV/TSV files larger than this are data, not code
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path  # the repository root: the directory that holds .code-indexer/
     version: str = SCHEMA_VERSION
@@ -65,6 +75,7 @@ class Config:
     exclude_patterns: tuple[str, ...] = DEFAULT_EXCLUDES
     max_file_size: int = 1_048_576
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     # digest of the bytes this config was loaded from (None: built in code, not read from disk)
     raw_digest: str | None = field(default=None, compare=False, repr=False)
 
@@ -86,6 +97,8 @@ class Config:
         data.pop("raw_digest")
         data["exclude_patterns"] = list(self.exclude_patterns)
         data["daemon"]["retry_delays_ms"] = list(self.daemon.retry_delays_ms)
+        data["index"] = {"disabled_rules": list(self.index.disabled_rules), "include": list(self.index.include),
+                         "large_data_bytes": self.index.large_data_bytes}
         return data
 
     def to_json_bytes(self) -> bytes:
@@ -253,10 +266,33 @@ def _embedding_from(source: str, raw: dict) -> EmbeddingConfig:
     )
 
 
+def _string_list(source: str, key: str, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise _fail(source, key, "must be a list of strings")
+    return tuple(value)
+
+
+def _index_from(source: str, raw: dict) -> IndexConfig:
+    i = _section(source, raw, "index")
+    defaults = IndexConfig()
+    _reject_unknown(source, i, IndexConfig.__dataclass_fields__, "index.")
+    disabled = _string_list(source, "index.disabled_rules", i.get("disabled_rules", list(defaults.disabled_rules)))
+    for name in disabled:
+        if name not in SKIP_RULE_NAMES:
+            raise _fail(source, "index.disabled_rules", f"names an unknown rule {name!r}; rules: "
+                                                        + ", ".join(SKIP_RULE_NAMES))
+    return IndexConfig(
+        disabled_rules=disabled,
+        include=_string_list(source, "index.include", i.get("include", list(defaults.include))),
+        large_data_bytes=_check_number(source, "index.large_data_bytes",
+                                       i.get("large_data_bytes", defaults.large_data_bytes), minimum=1, integer=True),
+    )
+
+
 def config_from_dict(raw, *, root: Path, source: str = "config.json") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be a JSON object; fix it or run `cidx init --force`")
-    _reject_unknown(source, raw, {"version", "embedding", "exclude_patterns", "max_file_size", "daemon"})
+    _reject_unknown(source, raw, {"version", "embedding", "exclude_patterns", "max_file_size", "daemon", "index"})
     version = raw.get("version", SCHEMA_VERSION)
     if not isinstance(version, str) or version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise _fail(source, "version", f"is {version!r}; this cidx reads schema {SCHEMA_VERSION}")
@@ -272,4 +308,5 @@ def config_from_dict(raw, *, root: Path, source: str = "config.json") -> Config:
         exclude_patterns=tuple(excludes),
         max_file_size=max_size,
         daemon=_daemon_from(source, raw),
+        index=_index_from(source, raw),
     )

@@ -21,7 +21,7 @@ import numpy as np
 from cidx.config import Config
 from cidx.errors import IndexCancelled, StoreCorruptError
 from cidx.source.chunker import CHUNKING_ID, chunk_text
-from cidx.source.discover import SourceFile, discover_files, read_source
+from cidx.source.discover import SourceFile, read_source, scan_repository
 from cidx.source.languages import language_for
 from cidx.store import failpoints
 from cidx.store.layout import IndexLayout
@@ -143,7 +143,8 @@ class _Run:
 
     def run(self) -> IndexSummary:
         self._emit("scan", "")
-        files = discover_files(self.config.root, self.config.exclude_patterns, self.config.max_file_size)
+        scan = scan_repository(self.config)
+        files = scan.files
         manifest = {} if self.clear else self.writer.manifest()
         removed, todo, unchanged = diff_manifest(manifest, files)
         self.files_total = len(todo)
@@ -160,6 +161,7 @@ class _Run:
                 self._commit(batch)
                 batch = Batch()
         self._commit(batch)
+        self.writer.record_skips(scan.skip_counts())
         self._emit("done", "")
         return IndexSummary(self.writer.generation, len(files), self.files_indexed, unchanged, len(removed),
                             self.chunks_done, self.embedded, self.cached, self.clock() - self.started)

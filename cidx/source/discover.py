@@ -4,7 +4,8 @@ Inside a git work tree git decides (tracked + untracked-not-ignored, exactly wha
 because re-implementing its ignore rules (global excludes, info/exclude, negations) is a bug farm.
 Outside git we walk the tree and apply .gitignore files ourselves with pathspec. Either way the
 config's exclude_patterns then apply with gitignore semantics, and our own rules (no .git/,
-no .code-indexer/, nothing outside the root, no directory symlinks, size cap, known languages).
+no .code-indexer/, nothing outside the root, no directory symlinks, size cap, known languages),
+then the skip rules of skip_rules.py. `scan_files` also says why each listed file was skipped.
 
 Everything here tolerates a tree that changes underneath it: a file that vanishes, turns into a
 directory or FIFO, or loses its permissions is skipped, never an exception.
@@ -16,13 +17,15 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
 from cidx.errors import ConfigError
 from cidx.source.languages import language_for
+from cidx.source.skip_rules import NO_RULES, SkipRules
 
 ALWAYS_SKIP = frozenset({".git", ".code-indexer"})  # whatever exclude_patterns says
 
@@ -51,21 +54,70 @@ class SourceFile:
     mtime_ns: int
 
 
-def discover_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int) -> list[SourceFile]:
+@dataclass
+class Scan:
+    files: list[SourceFile]  # to index, sorted by path
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), sorted by path
+
+    def skip_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(reason for _, reason in self.skipped).items()))
+
+
+def discover_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int,
+                   rules: SkipRules = NO_RULES) -> list[SourceFile]:
     """The indexable files under root, sorted by path. Raises ConfigError for an invalid pattern."""
+    return scan_files(root, exclude_patterns, max_file_size, rules).files
+
+
+def scan_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int,
+               rules: SkipRules = NO_RULES) -> Scan:
+    """discover_files, plus every listed file that was not taken and why: `excluded`
+    (exclude_patterns), `binary`, `no_language`, `too_large` (max_file_size) or a skip rule's name.
+    Files git ignores are never listed (so never counted); outside git, excluded directories are
+    pruned without being counted file by file."""
     root_str = os.path.abspath(root)
     excluder = _Excluder(exclude_patterns)
+    included = _compile(rules.include, strict=True, key="index.include") if rules.include else None
     listed = _git_listing(root_str)
     candidates = listed if listed is not None else _walk(root_str, excluder)
     checker = _Containment(root_str)
     found: dict[str, SourceFile] = {}  # keyed by path: git lists a conflicted file once per stage
+    skipped: dict[str, str] = {}
     for rel in candidates:
-        if rel in found or not _wanted_name(rel) or excluder.excluded(rel):
+        if rel in found or rel in skipped or any(part in ALWAYS_SKIP for part in rel.split("/")):
             continue
-        source = _stat_source(root_str, rel, max_file_size, checker)
+        ruled = rules if included is None or not included.match_file(rel) else NO_RULES
+        reason = _name_reason(rel, excluder, ruled)
+        source = None
+        if reason is None:
+            source, reason = _stat_source(root_str, rel, max_file_size, checker, ruled)
         if source is not None:
+            reason = ruled.by_head(os.path.join(root_str, rel))
+        if reason is not None:
+            skipped[rel] = reason
+        elif source is not None:
             found[rel] = source
-    return [found[p] for p in sorted(found)]
+    return Scan([found[p] for p in sorted(found)], sorted(skipped.items()))
+
+
+def scan_repository(config) -> Scan:
+    """What `cidx index` indexes for this Config, and what it skips and why (`--dry-run` too)."""
+    return scan_files(config.root, config.exclude_patterns, config.max_file_size,
+                      SkipRules.from_config(config.index))
+
+
+def _name_reason(rel: str, excluder: "_Excluder", rules: SkipRules) -> str | None:
+    """Why a path is not wanted, judged by its name alone (cheap: no system call)."""
+    if excluder.excluded(rel):
+        return "excluded"
+    name = rel.rpartition("/")[2].lower()
+    dot = name.rfind(".")
+    if dot > 0 and name[dot:] in BINARY_EXTENSIONS:
+        return "binary"
+    reason = rules.by_name(rel)
+    if reason is None and language_for(name) is None:
+        reason = "no_language"
+    return reason
 
 
 def read_source(root: Path, rel_path: str) -> str | None:
@@ -106,18 +158,7 @@ def decode_source(data: bytes) -> str | None:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _wanted_name(rel: str) -> bool:
-    parts = rel.split("/")
-    if any(part in ALWAYS_SKIP for part in parts):
-        return False
-    name = parts[-1].lower()
-    dot = name.rfind(".")
-    if dot > 0 and name[dot:] in BINARY_EXTENSIONS:
-        return False
-    return language_for(name) is not None
-
-
-def _compile(lines: Iterable[str], *, strict: bool) -> GitIgnoreSpec:
+def _compile(lines: Iterable[str], *, strict: bool, key: str = "exclude_patterns") -> GitIgnoreSpec:
     """A gitignore spec. A bad line in a .gitignore is skipped (as git does); a bad configured
     exclude pattern is the user's to fix, so it is reported."""
     lines = list(lines)
@@ -130,7 +171,7 @@ def _compile(lines: Iterable[str], *, strict: bool) -> GitIgnoreSpec:
                 GitIgnoreSpec.from_lines([line])
             except Exception:
                 if strict:
-                    raise ConfigError(f"exclude_patterns: invalid pattern {line!r}; fix it in "
+                    raise ConfigError(f"{key}: invalid pattern {line!r}; fix it in "
                                       ".code-indexer/config.json") from None
                 continue
             good.append(line)
@@ -184,21 +225,27 @@ class _Containment:
         return hit
 
 
-def _stat_source(root: str, rel: str, max_file_size: int, checker: _Containment) -> SourceFile | None:
+def _stat_source(root: str, rel: str, max_file_size: int, checker: _Containment,
+                 rules: SkipRules) -> tuple[SourceFile | None, str | None]:
+    """(the file, None), or (None, why it is skipped), or (None, None) for what is not a file of
+    this repository at all (directories, FIFOs, links out, vanished files): not worth a count."""
     full = os.path.join(root, rel)
     try:
         st = os.lstat(full)  # never follows: a symlink is judged by where it points, below
         if stat.S_ISLNK(st.st_mode):
             if not checker.inside(os.path.realpath(full)):
-                return None  # points outside the repository (or is broken and resolves nowhere inside)
+                return None, None  # points outside the repository (or is broken and resolves nowhere inside)
             st = os.stat(full)  # raises for broken links and loops (ELOOP)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > max_file_size:
-            return None  # directories (incl. directory symlinks), FIFOs, sockets, devices, big files
+        if not stat.S_ISREG(st.st_mode):
+            return None, None  # directories (incl. directory symlinks), FIFOs, sockets, devices
         if "/" in rel and not checker.parent_inside(rel):
-            return None
+            return None, None
     except OSError:  # vanished since listing (race), permission denied, ELOOP, ENOTDIR...
-        return None
-    return SourceFile(rel, st.st_size, st.st_mtime_ns)
+        return None, None
+    reason = rules.by_size(rel, st.st_size)
+    if reason is None and st.st_size > max_file_size:
+        reason = "too_large"
+    return (None, reason) if reason else (SourceFile(rel, st.st_size, st.st_mtime_ns), None)
 
 
 def _git(root: str, *args: str) -> subprocess.CompletedProcess | None:
@@ -271,8 +318,8 @@ def _walk(root: str, excluder: _Excluder) -> list[str]:
             if is_dir:
                 if not excluder.dir_excluded(rel) and not _gitignored(specs, rel + "/"):
                     stack.append((rel, specs))
-            elif _wanted_name(rel) and not _gitignored(specs, rel):
-                out.append(rel)
+            elif not _gitignored(specs, rel):
+                out.append(rel)  # judged (and counted) by scan_files
     return out
 
 

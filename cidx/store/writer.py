@@ -11,6 +11,7 @@ opens. The caller holds the WriterLock.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,13 @@ class StoreWriter:
 
     def cache_vectors(self, hashes: list[str], vecs: np.ndarray) -> None:
         metadata.store_vectors(self.conn, self.model, [(h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vecs)])
+
+    def record_skips(self, counts: dict[str, int]) -> None:
+        """The last run's skip counts by reason, for `cidx status`. Informational: written in its own
+        transaction, not part of any generation (a run that changes nothing still updates them)."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            metadata.set_state(self.conn, {"skipped": json.dumps(counts, sort_keys=True)})
 
     def _load_hnsw(self, clear: bool):
         if clear or not self.generation:
