@@ -61,15 +61,25 @@ def _default_model(provider: str) -> str:
 @cli.command()
 @click.option("--clear", is_flag=True, help="rebuild everything from scratch")
 @click.option("--fts-only", is_flag=True, help="rebuild only the full-text index")
-def index(clear: bool, fts_only: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="list what would be indexed and what is skipped (writes nothing)")
+@click.option("-v", "--verbose", is_flag=True, help="with --dry-run: every file, and why each skipped one is")
+def index(clear: bool, fts_only: bool, dry_run: bool, verbose: bool) -> None:
     """Build or update the index (incremental by default)."""
+    if clear and fts_only:
+        raise UsageError("choose one of --clear and --fts-only")
+    if verbose and not dry_run:
+        raise UsageError("-v/--verbose goes with --dry-run")
+    config = find_and_load()
+    if dry_run:  # only reads the tree: runs here even when the daemon is enabled, loads no model
+        from cidx.source.discover import scan_repository
+
+        print_dry_run(scan_repository(config), verbose=verbose)
+        return
+
     from cidx.indexer import run_index
     from cidx.progress_ui import IndexProgressBar, print_summary
     from cidx.services import make_embedder
 
-    if clear and fts_only:
-        raise UsageError("choose one of --clear and --fts-only")
-    config = find_and_load()
     if config.daemon.enabled and os.environ.get("CIDX_NO_DAEMON") != "1":
         from cidx.client.daemon_index import index_via_daemon
 
@@ -88,6 +98,20 @@ def index(clear: bool, fts_only: bool) -> None:
         click.echo(f"rebuilt the full-text index · generation {summary.generation}", err=True)
     else:
         print_summary(summary)
+
+
+def print_dry_run(scan, *, verbose: bool) -> None:
+    size = sum(f.size for f in scan.files)
+    if verbose:
+        for f in scan.files:
+            click.echo(f"index  {f.path}")
+        for path, reason in scan.skipped:
+            click.echo(f"skip   {path}  ({reason})")
+    click.echo(f"would index {len(scan.files)} files ({size / 1e6:.1f} MB); nothing was written")
+    counts = scan.skip_counts()
+    click.echo(f"would skip {len(scan.skipped)} files" + (":" if counts else ""))
+    for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        click.echo(f"  {reason:<12} {count}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,

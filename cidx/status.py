@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from cidx.config import Config
 from cidx.store import metadata
@@ -35,6 +36,7 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
             "index_model": state.get("model"),
             "disk_bytes": layout.disk_bytes(),
             "last_index_time": float(state["last_index_time"]) if "last_index_time" in state else None,
+            "skipped": _skip_counts(state.get("skipped")),
         })
         if verify:
             from cidx.errors import CidxError
@@ -54,6 +56,24 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
     return info
 
 
+def _skip_counts(raw: str | None) -> dict[str, int] | None:
+    """The last run's skip counts by reason (written by the indexer); None before the first run."""
+    try:
+        counts = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+        return None
+    return counts
+
+
+def describe_skips(counts: dict[str, int]) -> str:
+    if not counts:
+        return "nothing skipped at the last index"
+    parts = " · ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])))
+    return f"{sum(counts.values())} files at the last index: {parts} (`cidx index --dry-run -v` lists them)"
+
+
 def print_status(info: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -69,6 +89,8 @@ def print_status(info: dict) -> None:
         table.add_row("index model", str(info["index_model"]))
         table.add_row("index size", f"{info['disk_bytes'] / 1e6:.1f} MB on disk")
         table.add_row("last indexed", when)
+        if info.get("skipped") is not None:
+            table.add_row("skipped", describe_skips(info["skipped"]))
     else:
         table.add_row("index", "[yellow]not indexed yet[/] (run `cidx index`)")
     if "problems" in info:

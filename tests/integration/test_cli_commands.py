@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from cidx.config import Config, write_config
+from cidx.config import Config, DaemonConfig, write_config
 from cidx.indexer import run_index
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
@@ -191,3 +191,46 @@ def test_changed_chunking_rechunks_everything_from_the_embedding_cache(repo, emb
     summary = run_index(repo, embedder)
     assert summary.files_indexed == 6 and summary.chunks_embedded == 0  # same text: vectors from the cache
     assert run_index(repo, embedder).files_indexed == 0  # recorded again: next run is incremental
+
+
+def add_skippable_files(root) -> None:
+    (root / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
+    (root / "src/api_pb2.py").write_text("x = 1\n")
+    (root / "web").mkdir(exist_ok=True)
+    (root / "web/logo.svg").write_text("<svg/>\n")
+    git(root, "add", "-A")
+
+
+def test_index_dry_run_lists_and_counts_and_writes_nothing(tmp_path, reap_daemons):
+    root = write_fixture_repo(tmp_path / "repo")
+    add_skippable_files(root)
+    write_config(Config(root=root, daemon=DaemonConfig(enabled=True)))  # dry-run still runs in-process
+    out = run_cidx("index", "--dry-run", cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert "would index 6 files" in out.stdout and "would skip 3 files" in out.stdout
+    for reason in ("lockfile", "generated", "svg"):
+        assert f"  {reason:<12} 1" in out.stdout
+    assert not (root / ".code-indexer/index").exists() and not (root / ".code-indexer/daemon.sock").exists()
+    verbose = run_cidx("index", "--dry-run", "-v", cwd=root)
+    assert "skip   src/api_pb2.py  (generated)" in verbose.stdout
+    assert "index  src/config_loader.py" in verbose.stdout
+    assert run_cidx("index", "-v", cwd=root).returncode == 2
+
+
+def test_status_shows_the_last_runs_skip_counts_and_include_brings_a_file_back(tmp_path, embedder):
+    root = write_fixture_repo(tmp_path / "repo")
+    add_skippable_files(root)
+    config = Config(root=root)
+    write_config(config)
+    run_index(config, embedder)
+    shown = run_cidx("status", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "3 files at the last index" in shown.stdout and "lockfile 1" in shown.stdout
+    raw = json.loads(config.config_path.read_text())
+    raw["index"]["include"] = ["src/*_pb2.py"]
+    config.config_path.write_text(json.dumps(raw))
+    again = run_cidx("index", cwd=root, env={"CIDX_NO_DAEMON": "1"})
+    assert again.returncode == 0, again.stderr
+    shown = run_cidx("status", cwd=root)
+    assert "7 files" in shown.stdout and "2 files at the last index" in shown.stdout
+    assert "generated" not in shown.stdout
