@@ -143,9 +143,9 @@ class _Run:
 
     def run(self) -> IndexSummary:
         self._emit("scan", "")
-        scan = scan_repository(self.config)
-        files = scan.files
         manifest = {} if self.clear else self.writer.manifest()
+        scan = scan_repository(self.config, judged=lambda f: _unchanged(manifest.get(f.path), f))
+        files = scan.files
         removed, todo, unchanged = diff_manifest(manifest, files)
         self.files_total = len(todo)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +70,13 @@ def discover_files(root: Path, exclude_patterns: Sequence[str], max_file_size: i
 
 
 def scan_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int,
-               rules: SkipRules = NO_RULES) -> Scan:
+               rules: SkipRules = NO_RULES, judged: Callable[[SourceFile], bool] | None = None) -> Scan:
     """discover_files, plus every listed file that was not taken and why: `excluded`
     (exclude_patterns), `binary`, `no_language`, `too_large` (max_file_size) or a skip rule's name.
     Files git ignores are never listed (so never counted); outside git, excluded directories are
-    pruned without being counted file by file."""
+    pruned without being counted file by file. `judged(file)` True means its head was read by an
+    earlier run and it has not changed since (same size and mtime in the manifest): the head is
+    not read again, which keeps a no-change `cidx index` from opening every file."""
     root_str = os.path.abspath(root)
     excluder = _Excluder(exclude_patterns)
     included = _compile(rules.include, strict=True, key="index.include") if rules.include else None
@@ -91,7 +93,7 @@ def scan_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int,
         source = None
         if reason is None:
             source, reason = _stat_source(root_str, rel, max_file_size, checker, ruled)
-        if source is not None:
+        if source is not None and (judged is None or not judged(source)):
             reason = ruled.by_head(os.path.join(root_str, rel))
         if reason is not None:
             skipped[rel] = reason
@@ -100,10 +102,10 @@ def scan_files(root: Path, exclude_patterns: Sequence[str], max_file_size: int,
     return Scan([found[p] for p in sorted(found)], sorted(skipped.items()))
 
 
-def scan_repository(config) -> Scan:
+def scan_repository(config, judged: Callable[[SourceFile], bool] | None = None) -> Scan:
     """What `cidx index` indexes for this Config, and what it skips and why (`--dry-run` too)."""
     return scan_files(config.root, config.exclude_patterns, config.max_file_size,
-                      SkipRules.from_config(config.index))
+                      SkipRules.from_config(config.index), judged)
 
 
 def _name_reason(rel: str, excluder: "_Excluder", rules: SkipRules) -> str | None:

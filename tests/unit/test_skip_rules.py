@@ -130,3 +130,13 @@ def test_bad_index_settings_are_one_line(tmp_path, raw, fragment):
 def test_an_invalid_include_pattern_is_a_config_error(repo):
     with pytest.raises(ConfigError, match="index.include: invalid pattern"):
         scan(repo, include=("ok/", "bad\\"))
+
+
+def test_heads_of_files_judged_by_an_earlier_run_are_not_read_again(repo):
+    config = Config(root=repo, exclude_patterns=(".git/",))
+    judged = []
+    result = scan_repository(config, judged=lambda f: judged.append(f.path) or f.path == "go/api_gen.go")
+    assert "go/api_gen.go" in {f.path for f in result.files}  # unchanged since it was indexed: kept
+    assert "go/api.pb.go" not in {f.path for f in result.files}  # the name rule needs no head
+    assert "js/schema.js" not in {f.path for f in result.files}  # not judged before: its head was read
+    assert "package-lock.json" not in judged  # name rules come first
