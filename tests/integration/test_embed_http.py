@@ -301,7 +301,7 @@ def max_overlap(spans) -> int:
 
 
 def test_k_requests_overlap_on_the_server_and_never_more(server, monkeypatch):
-    server.latency = 0.2
+    server.latency = 0.3  # wide enough for 4 threads to connect on a loaded machine
     texts = [f"text {i}" for i in range(16)]
     out = openai(server, monkeypatch, batch_size=2, max_concurrent_requests=4).embed(texts)
     np.testing.assert_allclose(out, expected(texts), atol=1e-6)
@@ -325,7 +325,7 @@ def test_order_is_kept_when_answers_come_back_out_of_order(server, monkeypatch):
 
 
 def test_429_retry_after_pauses_every_worker(server, monkeypatch):
-    server.latency = 0.1
+    server.latency = 0.2  # the other worker is still busy when the 429 arrives, then takes a batch
     server.script.append(("status", 429, {"Retry-After": "7"}, b'{"detail": "slow down"}'))
     sleeper = Sleeper(frozen=True)  # the pause never ends on this clock: every wait on it is recorded
     texts = [f"t{i}" for i in range(4)]

@@ -32,7 +32,7 @@ def test_small_files_share_full_requests_with_k_in_flight(tmp_path, server):
     write_config(config)
     embedder = make_embedder(config)
     assert embed_slice(embedder) == EMBED_SLICE  # 3 x 4 is less than the default slice
-    server.latency = 0.1
+    server.latency = 0.2
     summary = run_index(config, embedder)
     assert summary.files_indexed == 24 and summary.chunks_embedded == 24
     sizes = [len(r["body"]["input"]) for r in server.requests[1:]]  # after the dimension probe
