@@ -19,7 +19,7 @@ from typing import Sequence
 RULES = {
     "lockfile": "dependency lock files (package-lock.json, yarn.lock, Cargo.lock, poetry.lock, go.sum, ...)",
     "source_map": "source maps (*.map)",
-    "minified": "minified bundles (*.min.js, *.min.css, ...)",
+    "minified": "minified bundles (*.min.js, *.min.css, ...; JS/CSS whose first 2 KiB hold no line break)",
     "svg": "SVG images (*.svg)",
     "large_data": "JSON/CSV/TSV data files larger than index.large_data_bytes",
     "generated": "generated code (*_pb2.py, *.pb.go, ...; a generated-code marker in the first lines)",
@@ -34,6 +34,7 @@ LOCKFILE_NAMES = frozenset("""
 LOCKFILE_SUFFIXES = (".lock", ".lockfile")
 SOURCE_MAP_SUFFIXES = (".map",)
 MINIFIED_SUFFIXES = (".min.js", ".min.mjs", ".min.cjs", ".min.css")
+BUNDLE_SUFFIXES = (".js", ".mjs", ".cjs", ".css")  # minified under any name: judged by the head
 SVG_SUFFIXES = (".svg", ".svgz")
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".geojson", ".csv", ".tsv")
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", ".pb.go", ".pb.cc", ".pb.h", ".pb.gw.go")
@@ -80,26 +81,36 @@ class SkipRules:
         return None
 
     def by_head(self, full_path: str) -> str | None:
-        if not self.on("generated"):
+        minified = self.on("minified") and full_path.lower().endswith(BUNDLE_SUFFIXES)
+        if not (self.on("generated") or minified):
             return None
-        return "generated" if head_is_generated(full_path) else None
+        head = read_head(full_path)
+        if self.on("generated") and is_generated(head):
+            return "generated"
+        if minified and len(head) == HEAD_BYTES and b"\n" not in head:
+            return "minified"  # 2 KiB without a line break is a bundle, not code someone wrote
+        return None
 
 
 NO_RULES = SkipRules(disabled=frozenset(RULES))
 
 
-def head_is_generated(full_path: str) -> bool:
-    """A generated-code marker in the first HEAD_LINES lines (read at most HEAD_BYTES)."""
+def read_head(full_path: str) -> bytes:
+    """The first HEAD_BYTES of a file (b"" if it cannot be read)."""
     try:
         fd = os.open(full_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return False
+        return b""
     try:
-        head = os.read(fd, HEAD_BYTES)
+        return os.read(fd, HEAD_BYTES)
     except OSError:
-        return False
+        return b""
     finally:
         os.close(fd)
+
+
+def is_generated(head: bytes) -> bool:
+    """A generated-code marker in the first HEAD_LINES lines of the head."""
     text = "\n".join(head.decode("utf-8", "replace").split("\n")[:HEAD_LINES])
     return _MARKER.search(text) is not None
 

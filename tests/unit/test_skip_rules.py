@@ -140,3 +140,16 @@ def test_heads_of_files_judged_by_an_earlier_run_are_not_read_again(repo):
     assert "go/api.pb.go" not in {f.path for f in result.files}  # the name rule needs no head
     assert "js/schema.js" not in {f.path for f in result.files}  # not judged before: its head was read
     assert "package-lock.json" not in judged  # name rules come first
+
+
+def test_a_bundle_without_min_in_its_name_is_minified_by_its_head(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = tmp_path / "plain"
+    write(root, "dist/bundle.js", "var a=1;" * 600)  # 4.8 KB, one line
+    write(root, "dist/style.css", "a{color:red}" * 300)
+    write(root, "src/app.js", "// a long comment line\n" + "x" * 5000 + "\n")  # a break within 2 KiB
+    write(root, "src/short.js", "var a=1;")  # shorter than the head: nothing to judge by
+    result = scan(root)
+    assert [f.path for f in result.files] == ["src/app.js", "src/short.js"]
+    assert dict(result.skipped) == {"dist/bundle.js": "minified", "dist/style.css": "minified"}
+    assert len(scan(root, disabled_rules=("minified",)).files) == 4
