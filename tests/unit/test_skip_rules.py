@@ -45,7 +45,7 @@ FIXTURE = {
     "py/late.py": (LATE_MARKER, None),
     "docs/notes.unknownext": ("hello\n", "no_language"),
     "img/pic.png": (b"\x89PNG\r\n\x1a\n", "binary"),
-    "vendor/lib.min.js": ("var a=1;\n", "excluded"),
+    "vendor/lib.js": ("var a=1;\n", "excluded"),
 }
 
 
@@ -61,7 +61,7 @@ def repo(tmp_path) -> Path:
 
 
 def scan(root, **index):
-    config = Config(root=root, exclude_patterns=(".git/", "*.min.js"), index=IndexConfig(**index))
+    config = Config(root=root, exclude_patterns=(".git/", "vendor/"), index=IndexConfig(**index))
     return scan_repository(config)
 
 
@@ -79,7 +79,7 @@ def test_include_brings_files_back_from_the_rules(repo):
     assert {"package-lock.json", "go/api.pb.go", "go/api_gen.go", "data/big.json"} <= paths
     assert "pnpm-lock.yaml" not in paths
     # include exempts from the skip rules only: exclude_patterns and languages still apply
-    assert dict(scan(repo, include=("vendor/", "docs/")).skipped)["vendor/lib.min.js"] == "excluded"
+    assert dict(scan(repo, include=("vendor/", "docs/")).skipped)["vendor/lib.js"] == "excluded"
     assert dict(scan(repo, include=("docs/",)).skipped)["docs/notes.unknownext"] == "no_language"
 
 
