@@ -118,6 +118,9 @@ def evaluate(queries: list[qc.Query], searched: dict) -> tuple[dict, list[dict]]
             row["top"][mode] = f"{results[0][0]}:{results[0][1]}-{results[0][2]}" if results else None
         summary[mode] = qm.summarize(ranks, file_ranks)
         summary[mode]["no_results"] = sum(1 for r in data["results"] if not r)
+        # Bigger chunks overlap more functions: recall must be read beside the size of what is returned.
+        spans = [end - start + 1 for results in data["results"] for _, start, end in results]
+        summary[mode]["mean_result_lines"] = sum(spans) / len(spans) if spans else float("nan")
         summary[mode]["errors"] = len(data["errors"])
         summary[mode]["seconds"] = data["seconds"]
         summary[mode]["ms_per_query"] = data["seconds"] * 1e3 / max(len(queries), 1)

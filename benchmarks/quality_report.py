@@ -16,13 +16,14 @@ def _f3(value) -> str:
 
 def summary_tables(meta: dict, summary: dict) -> list[dict]:
     index = meta["index"]
-    rows = [[mode, s["n"], *(_f3(s[m]) for m in METRICS), s["no_results"], f"{s['ms_per_query']:.1f}"]
-            for mode, s in summary.items()]
+    rows = [[mode, s["n"], *(_f3(s[m]) for m in METRICS), s["no_results"], s["mean_result_lines"],
+             f"{s['ms_per_query']:.1f}"] for mode, s in summary.items()]
     main = common.table(
         f"quality: {meta['corpus']} ({meta['queries_used']} queries, {index['files']} files, "
         f"{index['chunks']} chunks)",
-        ["mode", "queries", *HEADERS, "no result", "ms/query"], rows,
+        ["mode", "queries", *HEADERS, "no result", "lines/result", "ms/query"], rows,
         note=f"limit {K}; hit = a result chunk sharing a line with the function (decorators included); "
+             "lines/result = mean lines of the chunks returned (bigger chunks overlap more functions); "
              "queries run in-process through cidx's SearchEngine (the daemon's code); "
              f"chunking {meta['chunking']}, embedding {meta['embedding']}, git {meta['git']}")
     summ = index.get("summary") or {}

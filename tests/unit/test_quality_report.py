@@ -29,6 +29,7 @@ def test_evaluate_ranks_each_query_per_mode():
     assert summary["semantic"]["mrr@10"] == pytest.approx(0.5)
     assert summary["semantic"]["file_recall@10"] == pytest.approx(1.0)
     assert summary["fts"]["no_results"] == 1 and summary["fts"]["ms_per_query"] == pytest.approx(250.0)
+    assert summary["semantic"]["mean_result_lines"] == pytest.approx((16 + 5 + 4) / 3)
 
 
 def test_compare_uses_only_the_queries_both_runs_share():
