@@ -199,9 +199,9 @@ def run(ctx: common.Context) -> dict:
             "quality: hybrid beats each side (DESIGN.md §8)", "hybrid MRR@10 > semantic and > fts",
             f"hybrid {summary['hybrid'][key]:.3f}, semantic {summary['semantic'][key]:.3f}, "
             f"fts {summary['fts'][key]:.3f}", summary["hybrid"][key] > sides))
-    baseline = getattr(args, "baseline", None)
+    baseline = getattr(args, "baseline_data", None)
     if baseline:
-        result["tables"].extend(compare(json.loads(Path(baseline).read_text()), result))
+        result["tables"].extend(compare(baseline, result))
     return result
 
 
@@ -226,8 +226,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     for path in args.corpus or []:
         if not path.exists():
             p.error(f"--corpus {path}: no such file or directory")
-    if args.baseline is not None and not args.baseline.is_file():
-        p.error(f"--baseline {args.baseline}: no such file")
+    args.baseline_data = None
+    if args.baseline is not None:
+        try:
+            args.baseline_data = json.loads(args.baseline.read_text())
+        except (OSError, ValueError) as exc:
+            p.error(f"--baseline {args.baseline}: {getattr(exc, 'strerror', None) or exc}")
+        if not isinstance(args.baseline_data, dict) or "queries" not in args.baseline_data:
+            p.error(f"--baseline {args.baseline}: not a quality.json (no per-query ranks)")
     return args
 
 

@@ -49,8 +49,14 @@ def test_compare_uses_only_the_queries_both_runs_share():
     (["--modes", "semantic,bm25"], "unknown mode(s) bm25"),
     (["--max-queries", "0"], "--max-queries must be at least 1"),
     (["--corpus", "/nonexistent/tree"], "no such file or directory"),
+    (["--baseline", "TMP/missing.json"], "No such file or directory"),
+    (["--baseline", "TMP/bad.json"], "bad.json: Expecting property name"),
+    (["--baseline", "TMP/other.json"], "not a quality.json"),
 ])
-def test_bad_arguments_are_one_line_errors(argv, message, capsys):
+def test_bad_arguments_are_one_line_errors(argv, message, capsys, tmp_path):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('{"sections": {}}')
+    argv = [a.replace("TMP", str(tmp_path)) for a in argv]
     with pytest.raises(SystemExit) as exc:
         quality.parse_args(argv)
     assert exc.value.code == 2
