@@ -250,6 +250,25 @@ def test_the_repository_is_found_from_the_working_directory(repo, server_log):
     assert searched.structured_content["results"][0]["path"] == "lib/sorting.go"
 
 
+def test_with_the_daemon_disabled_searches_run_in_the_server(tmp_path, embedder, server_log):
+    from cidx.config import Config, write_config
+    from cidx.indexer import run_index
+    from tests.conftest import write_fixture_repo
+
+    config = Config(root=write_fixture_repo(tmp_path / "repo"))  # daemon.enabled: false
+    write_config(config)
+    run_index(config, embedder)
+
+    async def body():
+        async with mcp_session(server_log[0], "--repo", str(config.root)) as session:
+            return await session.call_tool("search", {"query": "circleArea", "mode": "fts"})
+
+    result = anyio.run(body)
+    assert result.structured_content["via_daemon"] is False and result.structured_content["fallback_reason"] is None
+    assert result.structured_content["results"][0]["path"] == "src/geometry.js"
+    assert status(config) is None  # no daemon was started
+
+
 def test_outside_any_repository_each_call_says_how_to_fix_it(tmp_path, server_log):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
