@@ -21,3 +21,22 @@ def test_the_base_cli_does_not_import_the_sdk():
 
     probe = "import sys, cidx.cli; sys.exit(any(m == 'mcp' or m.startswith(('mcp.', 'cidx.mcp')) for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+def test_an_sdk_of_the_old_major_version_is_refused_in_one_line(tmp_path):
+    """A 1.x SDK has another API: a fake `mcp` 1.27.0 distribution first on sys.path."""
+    import os
+    import subprocess
+
+    (tmp_path / "mcp" / "server" / "lowlevel").mkdir(parents=True)
+    for package in ("mcp", "mcp/server", "mcp/server/lowlevel"):
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "mcp-1.27.0.dist-info").mkdir()
+    (tmp_path / "mcp-1.27.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: mcp\nVersion: 1.27.0\n")
+    project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), project])}
+    out = subprocess.run([sys.executable, "-m", "cidx", "mcp", "--repo", str(tmp_path)], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == ("cidx: error: `cidx mcp` needs the MCP SDK 2.x (installed: mcp 1.27.0): "
+                          "pip install 'cidx[mcp]'\n")
