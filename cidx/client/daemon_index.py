@@ -49,8 +49,8 @@ def index_via_daemon(config: Config, *, clear: bool, fts_only: bool) -> bool:
 def index_in_daemon(config: Config, *, clear: bool, fts_only: bool,
                     progress: "Callable[[ProgressEvent], None] | None" = None) -> tuple:  # noqa: F821
     """(IndexSummary, None) from the daemon, or (None, fallback reason) after the one-line notice
-    on stderr (then the caller indexes in-process). `progress` gets ProgressEvents; it runs on the calling thread.
-    No signal handling here: also called from the MCP server's worker threads (cidx/mcp/)."""
+    on stderr (then the caller indexes in-process). `progress` gets ProgressEvents, on the calling
+    thread. No signal handling here: the MCP server (cidx/mcp/) calls it from worker threads."""
 
     def on_progress(values) -> None:
         if progress is not None:

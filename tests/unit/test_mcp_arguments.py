@@ -21,7 +21,8 @@ from cidx.mcp.arguments import index_options, search_params, status_options  # n
                                                 "--snippet-lines", "0"]),
     ({"query": "circlArea", "mode": "fts", "fuzzy": True, "case_sensitive": True},
      ["circlArea", "--fts", "--fuzzy", "--case-sensitive"]),
-    ({"query": "circlArea", "mode": "fts", "fuzzy": True, "edit_distance": 2}, ["circlArea", "--fts", "--edit-distance", "2"]),
+    ({"query": "circlArea", "mode": "fts", "fuzzy": True, "edit_distance": 2},
+     ["circlArea", "--fts", "--edit-distance", "2"]),  # edit_distance wins over fuzzy, as on the command line
     ({"query": r"def \w+", "mode": "fts", "regex": True}, [r"def \w+", "--fts", "--regex"]),
     ({"query": "x", "limit": 5.0}, ["x", "-l", "5"]),  # JSON has one number type; 5.0 is the integer 5
 ])
