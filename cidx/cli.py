@@ -162,6 +162,19 @@ def status(verify: bool) -> None:
     print_status(collect_status(find_and_load(), verify=verify))
 
 
+@cli.command("mcp")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the repository (default: the one enclosing the current directory)")
+def mcp_cmd(repo: Path | None) -> None:
+    """Serve search, status and index to coding agents over MCP (stdio); needs `cidx[mcp]`."""
+    from cidx.mcp import require_sdk
+
+    require_sdk()
+    from cidx.mcp.server import serve
+
+    serve(repo)
+
+
 @cli.command()
 def start() -> None:
     """Start this repository's daemon (queries also start it on demand)."""

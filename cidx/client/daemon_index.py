@@ -31,27 +31,38 @@ def _cancel_in_daemon(config: Config) -> None:
 def index_via_daemon(config: Config, *, clear: bool, fts_only: bool) -> bool:
     """True when the daemon did the work (or reported the error); False: run it in-process."""
     bar = IndexProgressBar()
-
-    def on_progress(values) -> None:
-        bar.update(ProgressEvent.from_tuple(tuple(values)))
-
-    def request(conn: DaemonConnection):
-        with bar:
-            return conn.call("index", str(config.root), on_progress, bool(clear), bool(fts_only))
-
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel_in_daemon(config))
     try:
-        # Callbacks need the rpyc library. No deadline on the call: a large index takes as long as it
-        # takes and streams progress meanwhile; a hung daemon is caught by the handshake's timeout.
-        outcome = run_via_daemon(config, request, connection_class=DaemonConnection, call_timeout=None)
+        with bar:
+            summary, _ = index_in_daemon(config, clear=clear, fts_only=fts_only, progress=bar.update)
     finally:
         signal.signal(signal.SIGINT, previous)
-    if not outcome.via_daemon:
-        print(fallback_notice(config, outcome.fallback_reason), file=sys.stderr)
+    if summary is None:
         return False
-    summary = IndexSummary(**json.loads(outcome.value))
     if fts_only:
         print(f"rebuilt the full-text index · generation {summary.generation}", file=sys.stderr)
     else:
         print_summary(summary)
     return True
+
+
+def index_in_daemon(config: Config, *, clear: bool, fts_only: bool,
+                    progress: "Callable[[ProgressEvent], None] | None" = None) -> tuple:  # noqa: F821
+    """(IndexSummary, None) from the daemon, or (None, fallback reason) after the one-line notice
+    on stderr (then the caller indexes in-process). `progress` gets ProgressEvents, on the calling
+    thread. No signal handling here: the MCP server (cidx/mcp/) calls it from worker threads."""
+
+    def on_progress(values) -> None:
+        if progress is not None:
+            progress(ProgressEvent.from_tuple(tuple(values)))
+
+    def request(conn: DaemonConnection):
+        return conn.call("index", str(config.root), on_progress, bool(clear), bool(fts_only))
+
+    # Callbacks need the rpyc library. No deadline on the call: a large index takes as long as it
+    # takes and streams progress meanwhile; a hung daemon is caught by the handshake's timeout.
+    outcome = run_via_daemon(config, request, connection_class=DaemonConnection, call_timeout=None)
+    if not outcome.via_daemon:
+        print(fallback_notice(config, outcome.fallback_reason), file=sys.stderr)
+        return None, outcome.fallback_reason
+    return IndexSummary(**json.loads(outcome.value)), None

@@ -20,7 +20,14 @@ RAN_IN_PROCESS = False
 def run_query(config, argv: list[str]) -> int:
     """`config` is a client.fast_config.FastConfig."""
     params = parse_query_args(argv)  # a usage error never involves the daemon
+    result, _ = search(config, params)
+    render(result, params)
+    return 0
 
+
+def search(config, params) -> tuple:
+    """(QueryResult, None) from the daemon, or (QueryResult, fallback reason) computed in-process
+    after the one-line notice on stderr. Also the MCP server's search (cidx/mcp/)."""
     from cidx.client.delegate import fallback_notice, run_via_daemon
 
     call = ("query", str(config.root), params.to_wire())
@@ -37,8 +44,8 @@ def run_query(config, argv: list[str]) -> int:
         from cidx.services import run_query_standalone
 
         result = run_query_standalone(config.full(), params)
-    render(result, params)
-    return 0
+        return result, outcome.fallback_reason
+    return result, None
 
 
 def main_query(config, argv: list[str]) -> int:
