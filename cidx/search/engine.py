@@ -17,7 +17,7 @@ from cidx.errors import UsageError
 from cidx.params import QueryParams
 from cidx.results import Hit, QueryResult
 from cidx.search.filters import ChunkFilter
-from cidx.search.fusion import reciprocal_rank_fusion
+from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
 from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern
 from cidx.store import fts as fts_store
 from cidx.store.reader import IndexReader, Snapshot
@@ -163,7 +163,7 @@ class SearchEngine:
 
     # -- hybrid ---------------------------------------------------------------------------------
     def _hybrid(self, snap: Snapshot, params, chunk_filter, vector) -> list[Hit]:
-        depth = max(params.limit * 2, 20)  # more candidates per side than shown: fusion reorders
+        depth = candidate_depth(params.limit)
         allowed = self._allowed_ids(snap, chunk_filter) if chunk_filter.active else None
         # The kNN search (in-memory, releases the GIL) runs beside the Tantivy search; the SQLite
         # connection of the snapshot is only ever used from this thread.
