@@ -20,6 +20,7 @@ from cidx.search.filters import ChunkFilter
 from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
 from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern
 from cidx.store import fts as fts_store
+from cidx.store.analysis import is_description
 from cidx.store.reader import IndexReader, Snapshot
 
 
@@ -100,9 +101,10 @@ class SearchEngine:
 
     # -- full text ------------------------------------------------------------------------------
     def _fts(self, snap: Snapshot, params, chunk_filter, limit, *, any_term: bool = False) -> list[Hit]:
-        """All-terms matches first (`--fts` is precise); when they are fewer than `limit`, chunks
-        holding some of the words (BM25, OR) fill the rest, so a sentence never comes back empty.
-        `any_term` (hybrid's full-text side, `--any-term`) ranks by the OR query alone (ADR 0013)."""
+        """All-terms matches first (`--fts` is precise); for a query of several words, when they are
+        fewer than `limit`, chunks holding some of the words (BM25, OR) fill the rest, so a sentence
+        never comes back empty. `any_term` (hybrid's full-text side, `--any-term`) ranks by the OR
+        query alone (ADR 0013)."""
         if params.regex:
             return self._regex(snap, params, chunk_filter, limit)
         how = {"case_sensitive": params.case_sensitive, "edit_distance": params.edit_distance}
@@ -115,6 +117,8 @@ class SearchEngine:
         if not (any_term or params.any_term):
             hits = self._fts_hits(snap, params, chunk_filter, fts_store.build_query(params.text, **how), limit,
                                   pattern, taken)
+            if not is_description(params.text):
+                return hits  # a name (`load_settings`) is an exact lookup: nothing partial after it
         if len(hits) < limit:
             hits += self._fts_hits(snap, params, chunk_filter, either, limit - len(hits), pattern, taken)
         return hits

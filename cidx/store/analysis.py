@@ -102,3 +102,11 @@ def any_term_terms(text: str, *, lowercase: bool) -> list[str]:
     terms = list(dict.fromkeys(terms))
     kept = [t for t in terms if t.lower() not in STOP_WORDS]
     return kept or terms
+
+
+def is_description(text: str) -> bool:
+    """Two or more words besides stop words: the query describes something (`retry with backoff`)
+    rather than naming it (`load_settings`, `parseConfig`, `m12v3`). Only a description is topped
+    up with chunks holding some of its words; a name stays an exact lookup."""
+    runs = {whole for whole, _ in query_words(text, lowercase=True)}
+    return len(runs - STOP_WORDS) >= 2

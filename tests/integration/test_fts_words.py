@@ -55,6 +55,12 @@ def test_all_terms_matches_rank_before_any_term_matches(repo, embedder):
     assert paths(repo, embedder, "retry jitter", "--fts", "-l", "1") == ["both.py"]
 
 
+def test_a_name_is_an_exact_lookup_with_nothing_partial_after_it(repo, embedder):
+    assert paths(repo, embedder, "retry_jitter", "--fts") == ["both.py"]  # holds retry and jitter
+    assert paths(repo, embedder, "retry_soon", "--fts") == []
+    assert paths(repo, embedder, "retry_soon", "--fts", "--any-term")[0] == "many.py"
+
+
 def test_any_term_ranks_by_bm25_alone(repo, embedder):
     assert paths(repo, embedder, "retry jitter", "--fts", "--any-term")[0] == "many.py"
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cidx.store import fts
-from cidx.store.analysis import STOP_WORDS, any_term_terms, index_terms, query_words, split_identifier
+from cidx.store.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, query_words,
+                                 split_identifier)
 
 
 @pytest.mark.parametrize("token, parts", [
@@ -56,6 +57,12 @@ def test_any_term_terms_drop_stop_words_unless_nothing_else_is_left():
     assert any_term_terms("is not", lowercase=True) == ["is", "not"]
     assert any_term_terms("is_valid", lowercase=True) == ["is_valid", "valid"]
     assert "return" not in STOP_WORDS and "class" not in STOP_WORDS and "self" not in STOP_WORDS
+
+
+def test_a_description_has_two_words_besides_stop_words():
+    assert is_description("retry with backoff") and is_description("parse config")
+    assert not is_description("load_settings") and not is_description("parseConfig")
+    assert not is_description("the config") and not is_description("config config")
 
 
 identifier = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
