@@ -288,6 +288,22 @@ def test_a_damaged_index_is_repaired_through_the_daemon(repo):
     assert fixed.returncode == 0 and fixed.stdout.startswith("lib/sorting.go:")
 
 
+def test_an_index_of_the_older_text_analysis_is_rebuilt_through_the_daemon(repo):
+    """ADR 0013: the query names the fix, and `cidx index --fts-only` works with the daemon enabled."""
+    from cidx.store.layout import IndexLayout
+    from tests.integration.test_fts_words import _replace_with_v1_index
+
+    layout = IndexLayout(repo.index_dir)
+    _replace_with_v1_index(layout.fts_dir(max(g for g, _ in layout.generation_files())))
+    stale = run_cidx("query", "circle area", "--fts", cwd=repo.root)
+    assert stale.returncode == 1 and "cidx index --fts-only" in stale.stderr and stale.stderr.count("\n") == 1
+    rebuilt = run_cidx("index", "--fts-only", cwd=repo.root)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert status(repo) is not None  # done by the daemon
+    fixed = run_cidx("query", "circle area", "--fts", "-q", cwd=repo.root)
+    assert fixed.returncode == 0 and fixed.stdout == "src/geometry.js:2\n"
+
+
 def test_a_watch_keeps_an_auto_shutdown_daemon_alive(tmp_path, embedder, reap_daemons):
     config = make_repo(tmp_path / "repo", embedder, ttl_minutes=0.03, eviction_check_interval_seconds=0.1,
                        auto_shutdown_on_idle=True)  # a TTL (1.8 s) longer than a daemon's start-up
