@@ -125,7 +125,9 @@ class SearchEngine:
 
     def _fts_hits(self, snap: Snapshot, params, chunk_filter, query, limit, pattern, taken: set[int]) -> list[Hit]:
         """Up to `limit` hits of `query` that pass the filters and are not in `taken` (updated)."""
-        want = (limit + len(taken)) * 4
+        # Filters and --min-score drop hits after the search: ask for more then (and more again below).
+        narrowing = chunk_filter.active or params.min_score is not None
+        want = (limit + len(taken)) * (4 if narrowing else 1)
         total = max(fts_store.num_docs(snap.loaded.fts), 1)
         while True:
             found = fts_store.search(snap.loaded.fts, query, min(want, total))
