@@ -14,7 +14,7 @@ from typing import Iterable
 import tantivy
 
 from cidx.errors import StoreCorruptError
-from cidx.store.analysis import any_term_terms, index_terms, query_words
+from cidx.store.analysis import any_term_terms, index_terms, is_description, query_words
 from cidx.store.layout import fsync_tree, remove_path
 
 # Identifies the text analysis (cidx/store/analysis.py) an index was built with. v1: `\w+` runs
@@ -120,17 +120,22 @@ def _term(field: str, term: str, edit_distance: int) -> tantivy.Query:
 
 
 def build_query(text: str, *, case_sensitive: bool, edit_distance: int) -> tantivy.Query | None:
-    """All terms must match (code search wants precision). Each word of the query must be in the
-    chunk: `parse_config` and `parseConfig` both require parse and config; the run itself is an
-    optional clause, so the chunk holding the exact identifier ranks above one holding its words."""
+    """All terms must match (code search wants precision).
+
+    A description (several words, `parse config`) needs each word of each run: `parse_config` in it
+    requires parse and config, so `parseConfig` matches too, and the run itself is an optional clause
+    that ranks the exact spelling first. A name (one word or identifier, `parseConfig`, `m0v0`) is
+    an exact lookup: a compound must be there whole, or `m0v0` would match `m10v0` (m, 0, v)."""
     field = FIELD_CS if case_sensitive else FIELD
     words = query_words(text, lowercase=not case_sensitive)
     if not words:
         return None
-    required = dict.fromkeys(term for whole, parts in words for term in (parts or (whole,)))
-    exact = dict.fromkeys(whole for whole, parts in words if parts)
+    name = not is_description(text)
+    required = dict.fromkeys(term for whole, parts in words
+                             for term in ((whole,) if name or not parts else parts))
+    optional = dict.fromkeys(whole for whole, parts in words if parts and whole not in required)
     clauses = [(tantivy.Occur.Must, _term(field, term, edit_distance)) for term in required]
-    clauses += [(tantivy.Occur.Should, _term(field, term, edit_distance)) for term in exact]
+    clauses += [(tantivy.Occur.Should, _term(field, term, edit_distance)) for term in optional]
     return tantivy.Query.boolean_query(clauses)
 
 

@@ -56,8 +56,10 @@ def test_all_terms_matches_rank_before_any_term_matches(repo, embedder):
 
 
 def test_a_name_is_an_exact_lookup_with_nothing_partial_after_it(repo, embedder):
-    assert paths(repo, embedder, "retry_jitter", "--fts") == ["both.py"]  # holds retry and jitter
-    assert paths(repo, embedder, "retry_soon", "--fts") == []
+    assert paths(repo, embedder, "send_with_jitter", "--fts") == ["both.py"]
+    assert paths(repo, embedder, "sendWithJitter", "--fts") == []  # a name is looked up whole
+    assert paths(repo, embedder, "retry_jitter", "--fts") == []  # both.py holds the words, not the name
+    assert paths(repo, embedder, "retry jitter", "--fts")[0] == "both.py"  # a description: the words
     assert paths(repo, embedder, "retry_soon", "--fts", "--any-term")[0] == "many.py"
 
 

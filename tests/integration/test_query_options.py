@@ -102,7 +102,9 @@ def test_fts_with_a_sentence_is_not_empty(engine):
 def test_fuzzy_and_edit_distance(engine):
     assert paths(q(engine, "cirkle", "--fts")) == []
     assert paths(q(engine, "cirkle", "--fts", "--fuzzy")) == ["src/geometry.js"]
-    assert paths(q(engine, "cirkleAria", "--fts", "--fuzzy")) == ["src/geometry.js"]  # one typo per word
+    assert paths(q(engine, "cirkleAria", "--fts", "--edit-distance", "1")) == []  # a name is fuzzy whole
+    assert paths(q(engine, "cirkleAria", "--fts", "--edit-distance", "2")) == ["src/geometry.js"]
+    assert paths(q(engine, "cirkle aria", "--fts", "--fuzzy"))[0] == "src/geometry.js"  # one typo per word
     assert paths(q(engine, "cirkl", "--fts", "--edit-distance", "1")) == []
     assert paths(q(engine, "cirkl", "--fts", "--edit-distance", "2")) == ["src/geometry.js"]
 

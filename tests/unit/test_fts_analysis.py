@@ -99,10 +99,20 @@ def test_words_find_identifiers_in_every_style(index):
     assert found(index, fts.build_query("http server", case_sensitive=False, edit_distance=0)) == [1]
 
 
-def test_an_identifier_finds_its_other_spellings_and_ranks_the_exact_one_first(index):
-    assert found(index, fts.build_query("parseConfig", case_sensitive=False, edit_distance=0))[0] == 2
-    assert sorted(found(index, fts.build_query("parseConfig", case_sensitive=False, edit_distance=0))) == [0, 2]
-    assert found(index, fts.build_query("parse_config", case_sensitive=False, edit_distance=0))[0] == 0
+def test_a_description_finds_other_spellings_and_ranks_the_exact_one_first(index):
+    query = fts.build_query("parseConfig load", case_sensitive=False, edit_distance=0)
+    assert found(index, query) == [2]  # only chunk 2 has load
+    query = fts.build_query("parse_config path", case_sensitive=False, edit_distance=0)
+    assert found(index, query) == [0]
+    query = fts.build_query("parseConfig config", case_sensitive=False, edit_distance=0)
+    assert found(index, query)[0] == 2 and sorted(found(index, query)) == [0, 2]
+
+
+def test_a_name_is_looked_up_whole(index):
+    assert found(index, fts.build_query("parseConfig", case_sensitive=False, edit_distance=0)) == [2]
+    assert found(index, fts.build_query("parse_config", case_sensitive=False, edit_distance=0)) == [0]
+    # a plain word still finds the identifiers it is part of
+    assert sorted(found(index, fts.build_query("config", case_sensitive=False, edit_distance=0))) == [0, 2, 3]
 
 
 def test_case_sensitive_field_splits_too_and_keeps_case(index):
