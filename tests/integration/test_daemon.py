@@ -15,7 +15,7 @@ import pytest
 
 from cidx.daemon.socket_path import socket_path
 from cidx.errors import CidxError
-from cidx.params import parse_query_args
+from cidx.params import QueryParams, parse_query_args
 from cidx.results import QueryResult
 from cidx.services import run_query_standalone
 from cidx.store.lock import WriterLock
@@ -81,7 +81,8 @@ def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
         with pytest.raises(CidxError, match="malformed"):
             conn.call("query", str(repo.root), '{"text": "x", "bogus": 1}')
         with pytest.raises(CidxError, match="malformed query parameters: bad limit"):
-            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",) + (None,) * 11)
+            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",)
+                      + (None,) * (len(QueryParams._fields) - 3))
         assert conn.call("ping") == daemon.pid  # still serving after errors
     finally:
         conn.close()
