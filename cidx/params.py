@@ -22,13 +22,14 @@ OUTPUT_FORMATS = ("rich", "quiet", "json")
 # inspect). Fields, in order:
 #   text, mode (semantic|fts|hybrid), limit, languages, exclude_languages, path_filters,
 #   exclude_paths, min_score, accuracy, edit_distance (FTS fuzzy; --fuzzy alone means 1),
-#   case_sensitive, regex, snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
+#   case_sensitive, regex, any_term (FTS: rank chunks holding any of the words, not all; ADR 0013),
+#   snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
 #   never changes which hits are found)
 _QueryParamsBase = record(
     "_QueryParamsBase",
     "text mode limit languages exclude_languages path_filters exclude_paths min_score accuracy edit_distance "
-    "case_sensitive regex snippet_lines output",
-    defaults=("semantic", 10, (), (), (), (), None, "balanced", 0, False, False, 3, "rich"),
+    "case_sensitive regex any_term snippet_lines output",
+    defaults=("semantic", 10, (), (), (), (), None, "balanced", 0, False, False, False, 3, "rich"),
 )
 
 
@@ -63,14 +64,17 @@ class QueryParams(_QueryParamsBase):
                 raise UsageError("--regex is a full-text search option: use it with --fts")
             if self.edit_distance:
                 raise UsageError("--regex cannot be combined with --fuzzy/--edit-distance")
+            if self.any_term:
+                raise UsageError("--regex cannot be combined with --any-term")
             import re  # only for --regex: `re` costs the fast path ~4 ms
 
             try:
                 re.compile(self.text, 0 if self.case_sensitive else re.IGNORECASE)
             except re.error as exc:
                 raise UsageError(f"invalid regex {self.text!r}: {exc}") from None
-        if self.mode == "semantic" and (self.edit_distance or self.case_sensitive):
-            raise UsageError("--fuzzy, --edit-distance and --case-sensitive apply to --fts or --hybrid searches")
+        if self.mode == "semantic" and (self.edit_distance or self.case_sensitive or self.any_term):
+            raise UsageError("--fuzzy, --edit-distance, --case-sensitive and --any-term apply to --fts or --hybrid "
+                             "searches")
         return self
 
     @property
@@ -106,7 +110,7 @@ _WIRE_TYPES = {
     "languages": _is_strings, "exclude_languages": _is_strings, "path_filters": _is_strings,
     "exclude_paths": _is_strings, "min_score": lambda v: v is None or type(v) in (int, float),
     "accuracy": lambda v: type(v) is str, "edit_distance": _is_int, "case_sensitive": lambda v: type(v) is bool,
-    "regex": lambda v: type(v) is bool, "snippet_lines": _is_int, "output": lambda v: type(v) is str,
+    "regex": lambda v: type(v) is bool, "any_term": lambda v: type(v) is bool, "snippet_lines": _is_int, "output": lambda v: type(v) is str,
 }
 
 
@@ -145,6 +149,7 @@ QUERY_OPTIONS = (
            _whole_number("--edit-distance")),
     Option(("--case-sensitive",), "case_sensitive", "flag", "FTS: match case exactly"),
     Option(("--regex",), "regex", "flag", "FTS: TEXT is a regular expression over the chunk text"),
+    Option(("--any-term",), "any_term", "flag", "FTS: rank chunks holding any of the words (BM25), not all"),
     Option(("--snippet-lines",), "snippet_lines", "value", "lines of context (default 3; 0 = paths only)", "N",
            _whole_number("--snippet-lines")),
     Option(("-q", "--quiet"), "quiet", "flag", "print path:line only"),
@@ -180,6 +185,7 @@ def parse_query_args(argv: list[str]) -> QueryParams:
         edit_distance=edit_distance,
         case_sensitive=ns["case_sensitive"],
         regex=ns["regex"],
+        any_term=ns["any_term"],
         snippet_lines=ns["snippet_lines"] if ns["snippet_lines"] is not None else 3,
         output="json" if ns["json"] else ("quiet" if ns["quiet"] else "rich"),
     ).validate()

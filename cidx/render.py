@@ -70,5 +70,6 @@ def highlight_pattern(params):
             return None
     if params.mode == "semantic":
         return None
-    words = [re.escape(w) for w in re.findall(r"\w+", params.text)]
-    return re.compile("|".join(words), flags) if words else None
+    from cidx.search.snippets import terms_pattern  # the words the search matched, identifiers split
+
+    return terms_pattern(params.text, case_sensitive=params.case_sensitive)

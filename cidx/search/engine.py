@@ -17,9 +17,10 @@ from cidx.errors import UsageError
 from cidx.params import QueryParams
 from cidx.results import Hit, QueryResult
 from cidx.search.filters import ChunkFilter
-from cidx.search.fusion import reciprocal_rank_fusion
-from cidx.search.snippets import first_matching_line, make_snippet, terms_pattern
+from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
+from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern
 from cidx.store import fts as fts_store
+from cidx.store.analysis import is_description
 from cidx.store.reader import IndexReader, Snapshot
 
 
@@ -99,28 +100,49 @@ class SearchEngine:
         return {cid for cid, path, language in cache[1] if chunk_filter.accepts(path, language)}
 
     # -- full text ------------------------------------------------------------------------------
-    def _fts(self, snap: Snapshot, params, chunk_filter, limit) -> list[Hit]:
+    def _fts(self, snap: Snapshot, params, chunk_filter, limit, *, any_term: bool = False) -> list[Hit]:
+        """All-terms matches first (`--fts` is precise); for a query of several words, when they are
+        fewer than `limit`, chunks holding some of the words (BM25, OR) fill the rest, so a sentence
+        never comes back empty. `any_term` (hybrid's full-text side, `--any-term`) ranks by the OR
+        query alone (ADR 0013)."""
         if params.regex:
             return self._regex(snap, params, chunk_filter, limit)
-        query = fts_store.build_query(params.text, case_sensitive=params.case_sensitive,
-                                      edit_distance=params.edit_distance)
-        if query is None:
+        how = {"case_sensitive": params.case_sensitive, "edit_distance": params.edit_distance}
+        either = fts_store.build_any_term_query(params.text, **how)
+        if either is None:
             raise UsageError(f"{params.text!r} has no words to search for; use --regex to match punctuation")
         pattern = None if params.edit_distance else terms_pattern(params.text, case_sensitive=params.case_sensitive)
-        want = limit * 4
+        hits: list[Hit] = []
+        taken: set[int] = set()
+        if not (any_term or params.any_term):
+            hits = self._fts_hits(snap, params, chunk_filter, fts_store.build_query(params.text, **how), limit,
+                                  pattern, taken)
+            if not is_description(params.text):
+                return hits  # a name (`load_settings`) is an exact lookup: nothing partial after it
+        if len(hits) < limit:
+            hits += self._fts_hits(snap, params, chunk_filter, either, limit - len(hits), pattern, taken)
+        return hits
+
+    def _fts_hits(self, snap: Snapshot, params, chunk_filter, query, limit, pattern, taken: set[int]) -> list[Hit]:
+        """Up to `limit` hits of `query` that pass the filters and are not in `taken` (updated)."""
+        # Filters and --min-score drop hits after the search: ask for more then (and more again below).
+        narrowing = chunk_filter.active or params.min_score is not None
+        want = (limit + len(taken)) * (4 if narrowing else 1)
         total = max(fts_store.num_docs(snap.loaded.fts), 1)
         while True:
             found = fts_store.search(snap.loaded.fts, query, min(want, total))
-            rows = snap.chunks(cid for cid, _ in found)
-            hits = []
+            rows = snap.chunks(cid for cid, _ in found if cid not in taken)
+            hits, ids = [], []
             for cid, score in found:
                 row = rows.get(cid)
-                if row is None or not chunk_filter.accepts(row.path, row.language):
+                if row is None or cid in taken or not chunk_filter.accepts(row.path, row.language):
                     continue
                 if params.min_score is not None and score < params.min_score:
                     continue
                 hits.append(self._text_hit(row, score, pattern, params.snippet_lines))
+                ids.append(cid)
             if len(hits) >= limit or len(found) < want or want >= total:
+                taken.update(ids[:limit])
                 return hits[:limit]
             want *= 4
 
@@ -134,25 +156,27 @@ class SearchEngine:
             if count and (params.min_score is None or count >= params.min_score):
                 scored.append((count, row))
         scored.sort(key=lambda item: (-item[0], item[1].path, item[1].start_line))
-        return [self._text_hit(row, float(count), pattern, params.snippet_lines) for count, row in scored[:limit]]
+        return [self._text_hit(row, float(count), pattern, params.snippet_lines, regex=True)
+                for count, row in scored[:limit]]
 
     @staticmethod
-    def _text_hit(row, score: float, pattern, snippet_lines: int) -> Hit:
-        offset = first_matching_line(row.text, pattern)
+    def _text_hit(row, score: float, pattern, snippet_lines: int, *, regex: bool = False) -> Hit:
+        # A regex may span lines: its first match. Words: the line holding most of them.
+        offset = first_matching_line(row.text, pattern) if regex else best_matching_line(row.text, pattern)
         snippet, first = make_snippet(row.text, row.start_line, offset, snippet_lines)
         return Hit(row.path, row.start_line, row.end_line, row.language, score, "fts", snippet, first,
                    row.start_line + offset)
 
     # -- hybrid ---------------------------------------------------------------------------------
     def _hybrid(self, snap: Snapshot, params, chunk_filter, vector) -> list[Hit]:
-        depth = max(params.limit * 2, 20)  # more candidates per side than shown: fusion reorders
+        depth = candidate_depth(params.limit)
         allowed = self._allowed_ids(snap, chunk_filter) if chunk_filter.active else None
         # The kNN search (in-memory, releases the GIL) runs beside the Tantivy search; the SQLite
         # connection of the snapshot is only ever used from this thread.
         with ThreadPoolExecutor(max_workers=1) as pool:
             knn = pool.submit(snap.loaded.vectors.search, vector, depth, params.ef, allowed)
             try:
-                fts_hits = self._fts(snap, params, chunk_filter, depth)
+                fts_hits = self._fts(snap, params, chunk_filter, depth, any_term=True)
             except UsageError:
                 fts_hits = []  # nothing word-like to match: the semantic side still answers
             semantic_hits = self._semantic_hits(snap, params, knn.result())

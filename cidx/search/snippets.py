@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from cidx.store.analysis import any_term_terms, split_identifier
+
 
 def first_matching_line(text: str, pattern: re.Pattern | None) -> int:
     """0-based line offset of the first match inside the chunk (0 when nothing matches)."""
@@ -11,6 +13,28 @@ def first_matching_line(text: str, pattern: re.Pattern | None) -> int:
         return 0
     m = pattern.search(text)
     return text.count("\n", 0, m.start()) if m else 0
+
+
+def best_matching_line(text: str, pattern: re.Pattern | None) -> int:
+    """0-based offset of the line holding the most distinct query terms (the first such line), 0
+    when none does: for `circle area`, the line with circleArea rather than a comment about areas.
+    One pass of the pattern over the whole chunk (hybrid builds up to 50 of these per query)."""
+    if pattern is None:
+        return 0
+    covered: dict[int, set[str]] = {}
+    line, scanned = 0, 0
+    for m in pattern.finditer(text):
+        line += text.count("\n", scanned, m.start())
+        scanned = m.start()
+        found = m.group(0)
+        words = covered.setdefault(line, set())
+        words.add(found.lower())  # `circleArea` covers circlearea, circle and area
+        words.update(part.lower() for part in split_identifier(found))
+    best, best_count = 0, 0
+    for offset in sorted(covered):
+        if len(covered[offset]) > best_count:
+            best, best_count = offset, len(covered[offset])
+    return best
 
 
 def make_snippet(text: str, start_line: int, match_offset: int, lines: int) -> tuple[str, int]:
@@ -29,7 +53,11 @@ def make_snippet(text: str, start_line: int, match_offset: int, lines: int) -> t
 
 
 def terms_pattern(text: str, *, case_sensitive: bool) -> re.Pattern | None:
-    terms = [re.escape(t) for t in dict.fromkeys(re.findall(r"\w+", text))]
+    """Where a full-text hit's words are: each query run and its words (`parse_config` is also found
+    as `parseConfig`), the longest first so an exact identifier wins over its parts at one place.
+    Stop words are left out unless the query has nothing else: `a` or `the` is in every line."""
+    terms = any_term_terms(text, lowercase=False)
     if not terms:
         return None
-    return re.compile("|".join(terms), 0 if case_sensitive else re.IGNORECASE)
+    ordered = sorted(terms, key=lambda t: (-len(t), t))
+    return re.compile("|".join(re.escape(t) for t in ordered), 0 if case_sensitive else re.IGNORECASE)

@@ -14,18 +14,24 @@ from typing import Iterable
 import tantivy
 
 from cidx.errors import StoreCorruptError
+from cidx.store.analysis import any_term_terms, index_terms, is_description, query_words
 from cidx.store.layout import fsync_tree, remove_path
 
-TOKEN_PATTERN = r"\w+"  # identifiers stay whole: `parse_config` is one token
+# Identifies the text analysis (cidx/store/analysis.py) an index was built with. v1: `\w+` runs
+# whole, fields content/content_cs. v2 (ADR 0013): runs whole plus their words, fields words/words_cs.
+ANALYZER_ID = "v2"
 WRITER_HEAP_BYTES = 64_000_000
+FIELD, FIELD_CS = "words", "words_cs"  # lower-cased terms; terms in their original case
+_STALE = ("built with an older text analysis; run `cidx index --fts-only` to rebuild it")
 
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_unsigned_field("chunk_id", stored=True, indexed=True, fast=True)
     sb.add_text_field("path", stored=False, tokenizer_name="raw")
-    sb.add_text_field("content", stored=False, tokenizer_name="code")
-    sb.add_text_field("content_cs", stored=False, tokenizer_name="code_cs")
+    # Term frequencies without positions: no phrase queries, and a smaller index.
+    sb.add_text_field(FIELD, stored=False, tokenizer_name="terms", index_option="freq")
+    sb.add_text_field(FIELD_CS, stored=False, tokenizer_name="terms", index_option="freq")
     return sb.build()
 
 
@@ -33,11 +39,17 @@ SCHEMA = _schema()
 
 
 def _register_analyzers(index: tantivy.Index) -> None:
-    index.register_tokenizer(
-        "code",
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN)).filter(tantivy.Filter.lowercase()).build(),
-    )
-    index.register_tokenizer("code_cs", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN)).build())
+    # The analysis is done in Python (index_terms); Tantivy only splits its output on whitespace.
+    index.register_tokenizer("terms", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+
+
+def is_current(index: tantivy.Index) -> bool:
+    """False for an index written by an older analysis (its schema lacks this version's fields)."""
+    try:
+        tantivy.Query.term_query(index.schema, FIELD_CS, "x")
+        return True
+    except ValueError:
+        return False
 
 
 def open_reader(directory: Path) -> tantivy.Index:
@@ -47,9 +59,11 @@ def open_reader(directory: Path) -> tantivy.Index:
         index = tantivy.Index.open(str(directory))
         _register_analyzers(index)
         index.reload()
-        return index
     except (ValueError, OSError, RuntimeError) as exc:
         raise StoreCorruptError(f"{directory}: unreadable full-text index ({exc}); run `cidx index --fts-only`") from None
+    if not is_current(index):
+        raise StoreCorruptError(f"{directory}: the full-text index was {_STALE}")
+    return index
 
 
 class FtsGenerationWriter:
@@ -59,6 +73,9 @@ class FtsGenerationWriter:
         remove_path(target)
         target.mkdir(parents=True)
         if base is not None and (base / "meta.json").is_file():
+            if not is_current(tantivy.Index.open(str(base))):
+                # Adding v2 documents beside v1 ones would answer half the queries wrong, silently.
+                raise StoreCorruptError(f"{base}: the full-text index was {_STALE}")
             for entry in os.listdir(base):
                 if not entry.startswith(".tantivy-"):  # lock files belong to their directory
                     os.link(base / entry, target / entry)
@@ -78,8 +95,8 @@ class FtsGenerationWriter:
         doc = tantivy.Document()
         doc.add_unsigned("chunk_id", chunk_id)
         doc.add_text("path", path)
-        doc.add_text("content", text)
-        doc.add_text("content_cs", text)
+        doc.add_text(FIELD, index_terms(text, lowercase=True))
+        doc.add_text(FIELD_CS, index_terms(text, lowercase=False))
         self.writer.add_document(doc)
 
     def commit(self) -> None:
@@ -96,22 +113,39 @@ class FtsGenerationWriter:
         remove_path(self.target)
 
 
-def build_query(text: str, *, case_sensitive: bool, edit_distance: int) -> tantivy.Query | None:
-    """All terms must match (code search wants precision); terms are `\\w+` runs as in indexing."""
-    import re
+def _term(field: str, term: str, edit_distance: int) -> tantivy.Query:
+    if edit_distance:
+        return tantivy.Query.fuzzy_term_query(SCHEMA, field, term, distance=edit_distance, transposition_cost_one=True)
+    return tantivy.Query.term_query(SCHEMA, field, term)
 
-    field = "content_cs" if case_sensitive else "content"
-    terms = re.findall(TOKEN_PATTERN, text if case_sensitive else text.lower())
+
+def build_query(text: str, *, case_sensitive: bool, edit_distance: int) -> tantivy.Query | None:
+    """All terms must match (code search wants precision).
+
+    A description (several words, `parse config`) needs each word of each run: `parse_config` in it
+    requires parse and config, so `parseConfig` matches too, and the run itself is an optional clause
+    that ranks the exact spelling first. A name (one word or identifier, `parseConfig`, `m0v0`) is
+    an exact lookup: a compound must be there whole, or `m0v0` would match `m10v0` (m, 0, v)."""
+    field = FIELD_CS if case_sensitive else FIELD
+    words = query_words(text, lowercase=not case_sensitive)
+    if not words:
+        return None
+    name = not is_description(text)
+    required = dict.fromkeys(term for whole, parts in words
+                             for term in ((whole,) if name or not parts else parts))
+    optional = dict.fromkeys(whole for whole, parts in words if parts and whole not in required)
+    clauses = [(tantivy.Occur.Must, _term(field, term, edit_distance)) for term in required]
+    clauses += [(tantivy.Occur.Should, _term(field, term, edit_distance)) for term in optional]
+    return tantivy.Query.boolean_query(clauses)
+
+
+def build_any_term_query(text: str, *, case_sensitive: bool, edit_distance: int) -> tantivy.Query | None:
+    """BM25 over the query's terms with OR semantics (stop words dropped): what a sentence needs."""
+    field = FIELD_CS if case_sensitive else FIELD
+    terms = any_term_terms(text, lowercase=not case_sensitive)
     if not terms:
         return None
-    subqueries = []
-    for term in dict.fromkeys(terms):
-        if edit_distance:
-            q = tantivy.Query.fuzzy_term_query(SCHEMA, field, term, distance=edit_distance, transposition_cost_one=True)
-        else:
-            q = tantivy.Query.term_query(SCHEMA, field, term)
-        subqueries.append((tantivy.Occur.Must, q))
-    return tantivy.Query.boolean_query(subqueries)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, _term(field, t, edit_distance)) for t in terms])
 
 
 def search(index: tantivy.Index, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:

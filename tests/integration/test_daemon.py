@@ -15,7 +15,7 @@ import pytest
 
 from cidx.daemon.socket_path import socket_path
 from cidx.errors import CidxError
-from cidx.params import parse_query_args
+from cidx.params import QueryParams, parse_query_args
 from cidx.results import QueryResult
 from cidx.services import run_query_standalone
 from cidx.store.lock import WriterLock
@@ -81,7 +81,8 @@ def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
         with pytest.raises(CidxError, match="malformed"):
             conn.call("query", str(repo.root), '{"text": "x", "bogus": 1}')
         with pytest.raises(CidxError, match="malformed query parameters: bad limit"):
-            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",) + (None,) * 11)
+            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",)
+                      + (None,) * (len(QueryParams._fields) - 3))
         assert conn.call("ping") == daemon.pid  # still serving after errors
     finally:
         conn.close()
@@ -286,6 +287,22 @@ def test_a_damaged_index_is_repaired_through_the_daemon(repo):
     assert status(repo) is not None  # done by the daemon
     fixed = run_cidx("query", "sort numbers", "-q", cwd=repo.root)
     assert fixed.returncode == 0 and fixed.stdout.startswith("lib/sorting.go:")
+
+
+def test_an_index_of_the_older_text_analysis_is_rebuilt_through_the_daemon(repo):
+    """ADR 0013: the query names the fix, and `cidx index --fts-only` works with the daemon enabled."""
+    from cidx.store.layout import IndexLayout
+    from tests.integration.test_fts_words import _replace_with_v1_index
+
+    layout = IndexLayout(repo.index_dir)
+    _replace_with_v1_index(layout.fts_dir(max(g for g, _ in layout.generation_files())))
+    stale = run_cidx("query", "circle area", "--fts", cwd=repo.root)
+    assert stale.returncode == 1 and "cidx index --fts-only" in stale.stderr and stale.stderr.count("\n") == 1
+    rebuilt = run_cidx("index", "--fts-only", cwd=repo.root)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert status(repo) is not None  # done by the daemon
+    fixed = run_cidx("query", "circle area", "--fts", "-q", cwd=repo.root)
+    assert fixed.returncode == 0 and fixed.stdout == "src/geometry.js:2\n"
 
 
 def test_a_watch_keeps_an_auto_shutdown_daemon_alive(tmp_path, embedder, reap_daemons):

@@ -79,23 +79,41 @@ def test_accuracy_sets_the_search_effort(engine):
     assert engine.reader._loaded.vectors.index.ef == 32
 
 
-def test_fts_exact_terms_and_all_terms_required(engine):
+def test_fts_all_terms_first_then_any_term(engine):
     assert paths(q(engine, "circleArea", "--fts")) == ["src/geometry.js"]
     assert paths(q(engine, "circleArea rectangleArea", "--fts")) == ["src/geometry.js"]
-    assert paths(q(engine, "circleArea BubbleSort", "--fts")) == []
+    # no chunk holds both: each holding one of them still answers (ADR 0013)
+    assert set(paths(q(engine, "circleArea BubbleSort", "--fts"))) == {"src/geometry.js", "lib/sorting.go"}
+    assert paths(q(engine, "circleArea BubbleSort", "--fts", "--any-term")) == \
+        paths(q(engine, "circleArea BubbleSort", "--fts"))
+
+
+def test_fts_finds_the_words_of_identifiers(engine):
+    assert paths(q(engine, "circle area", "--fts")) == ["src/geometry.js"]
+    assert paths(q(engine, "bubble sort", "--fts")) == ["lib/sorting.go"]
+    assert paths(q(engine, "http client", "--fts")) == ["src/http_client.py"]
+    assert paths(q(engine, "parse config", "--fts"))[0] == "docs/notes.md"
+
+
+def test_fts_with_a_sentence_is_not_empty(engine):
+    assert paths(q(engine, "sort the integers in a slice quickly", "--fts"))[0] == "lib/sorting.go"
 
 
 def test_fuzzy_and_edit_distance(engine):
-    assert paths(q(engine, "circleAria", "--fts")) == []
-    assert paths(q(engine, "circleAria", "--fts", "--fuzzy")) == ["src/geometry.js"]
-    assert paths(q(engine, "cirkleAria", "--fts", "--edit-distance", "1")) == []
+    assert paths(q(engine, "cirkle", "--fts")) == []
+    assert paths(q(engine, "cirkle", "--fts", "--fuzzy")) == ["src/geometry.js"]
+    assert paths(q(engine, "cirkleAria", "--fts", "--edit-distance", "1")) == []  # a name is fuzzy whole
     assert paths(q(engine, "cirkleAria", "--fts", "--edit-distance", "2")) == ["src/geometry.js"]
+    assert paths(q(engine, "cirkle aria", "--fts", "--fuzzy"))[0] == "src/geometry.js"  # one typo per word
+    assert paths(q(engine, "cirkl", "--fts", "--edit-distance", "1")) == []
+    assert paths(q(engine, "cirkl", "--fts", "--edit-distance", "2")) == ["src/geometry.js"]
 
 
 def test_case_sensitive(engine):
     assert paths(q(engine, "parseconfig", "--fts")) == ["docs/notes.md"]
     assert paths(q(engine, "parseconfig", "--fts", "--case-sensitive")) == []
     assert paths(q(engine, "ParseConfig", "--fts", "--case-sensitive")) == ["docs/notes.md"]
+    assert paths(q(engine, "Parse Config", "--fts", "--case-sensitive")) == ["docs/notes.md"]
 
 
 def test_regex_spans_tokens_and_lines(engine):
@@ -105,6 +123,11 @@ def test_regex_spans_tokens_and_lines(engine):
     assert paths(hits) == ["src/geometry.js"] and hits[0].match_line == 7
     assert paths(q(engine, r"(?s)def get.*giving up", "--fts", "--regex")) == ["src/http_client.py"]
     assert paths(q(engine, r"RAISE \w+ERROR", "--fts", "--regex", "--case-sensitive")) == []
+
+
+def test_snippet_points_at_the_split_identifier(engine):
+    hit = q(engine, "circle area", "--fts", "--snippet-lines", "1")[0]
+    assert hit.snippet == "function circleArea(radius) {" and hit.match_line == 2
 
 
 def test_snippet_lines(engine):
@@ -119,6 +142,12 @@ def test_hybrid_labels_each_hit_with_its_sources(engine):
     assert hits[0].path == "lib/sorting.go" and hits[0].source == "semantic+fts"
     assert {h.source for h in hits[1:]} <= {"semantic", "fts"} and len(hits) > 1
     assert paths(q(engine, "BubbleSort", "--fts", "--semantic"))[0] == "lib/sorting.go"
+
+
+def test_hybrid_full_text_side_answers_a_sentence(engine):
+    """Its full-text side is any-term BM25: a sentence no chunk holds whole still reaches it."""
+    hits = q(engine, "sort the integers in a slice quickly", "--hybrid")
+    assert hits[0].path == "lib/sorting.go" and hits[0].source == "semantic+fts"
 
 
 def test_unknown_language_and_punctuation_only_fts_are_usage_errors(engine):

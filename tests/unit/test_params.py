@@ -30,6 +30,8 @@ def test_every_option_is_parsed():
     assert parse_query_args(["a", "--fts", "--fuzzy"]).edit_distance == 1
     assert parse_query_args(["a", "-q"]).output == "quiet"
     assert parse_query_args(["a.*b", "--fts", "--regex"]).regex
+    assert parse_query_args(["a", "b", "--fts", "--any-term"]).any_term
+    assert parse_query_args(["a", "b", "--hybrid", "--any-term"]).any_term
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -42,6 +44,8 @@ def test_every_option_is_parsed():
     (["(unclosed", "--fts", "--regex"], "invalid regex"),
     (["x", "--regex"], "--fts"),
     (["x", "--case-sensitive"], "--fts"),
+    (["x", "--any-term"], "--fts"),
+    (["x", "--fts", "--regex", "--any-term"], "--any-term"),
     (["x", "--json", "-q"], "one of"),
     (["x", "--no-such-option"], "unrecognized"),
     ([], "required"),
@@ -54,7 +58,8 @@ def test_bad_input_is_one_usage_error(argv, fragment):
 
 
 def test_wire_round_trip_is_a_plain_tuple():
-    p = parse_query_args(["x", "--hybrid", "--language", "python", "--path-filter", "src/*", "--min-score", "0.2"])
+    p = parse_query_args(["x", "--hybrid", "--language", "python", "--path-filter", "src/*", "--min-score", "0.2",
+                          "--any-term"])
     wire = p.to_wire()
     assert type(wire) is tuple and QueryParams.from_wire(wire) == p
 
@@ -69,7 +74,7 @@ def test_wire_rejects_shapes_other_than_the_fields(junk):
 
 @pytest.mark.parametrize("field, bad", [
     ("text", b"x"), ("limit", "10"), ("limit", True), ("limit", 1.5), ("languages", ["python"]),
-    ("languages", ("python", 3)), ("min_score", "0.5"), ("case_sensitive", 1), ("snippet_lines", None),
+    ("languages", ("python", 3)), ("min_score", "0.5"), ("case_sensitive", 1), ("any_term", 0), ("snippet_lines", None),
     ("output", None),
 ])
 def test_wire_rejects_a_field_of_the_wrong_type(field, bad):

@@ -52,6 +52,7 @@ def reference_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit-distance", type=_int_arg("--edit-distance"), default=None)
     p.add_argument("--case-sensitive", action="store_true")
     p.add_argument("--regex", action="store_true")
+    p.add_argument("--any-term", action="store_true")
     p.add_argument("--snippet-lines", type=_int_arg("--snippet-lines"), default=3)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -68,7 +69,7 @@ def reference_parse(argv) -> QueryParams:
         exclude_languages=tuple(ns.exclude_language), path_filters=tuple(ns.path_filter),
         exclude_paths=tuple(ns.exclude_path), min_score=ns.min_score, accuracy=ns.accuracy,
         edit_distance=ns.edit_distance if ns.edit_distance is not None else (1 if ns.fuzzy else 0),
-        case_sensitive=ns.case_sensitive, regex=ns.regex, snippet_lines=ns.snippet_lines,
+        case_sensitive=ns.case_sensitive, regex=ns.regex, any_term=ns.any_term, snippet_lines=ns.snippet_lines,
         output="json" if ns.json else ("quiet" if ns.quiet else "rich"),
     ).validate()
 
@@ -89,7 +90,7 @@ def outcome(parse, argv):
 FLAGS = [f for opt in QUERY_OPTIONS if opt.kind != "help" for f in opt.flags]
 words = st.one_of(
     st.sampled_from(FLAGS),
-    st.sampled_from(["--lim", "--ex", "--exclude-l", "--acc", "--fu", "--js", "--l", "-qq", "-ql", "-ql5", "-q5",
+    st.sampled_from(["--lim", "--ex", "--exclude-l", "--acc", "--fu", "--js", "--an", "--l", "-qq", "-ql", "-ql5", "-q5",
                      "-l5", "-l=3", "--limit=4", "--fts=", "--fts=1", "-q=", "--", "-", "-x", "--nope", "-7",
                      "-0.5", "-.5", "-1e3", "- x", "-- y", "fast", "high", "extreme", "nan", "3", "0", "1001",
                      "2", "src/*", "parse", "config", "a=b", "", " "]),

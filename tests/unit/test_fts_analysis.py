@@ -1,0 +1,145 @@
+"""The full-text analysis (cidx/store/analysis.py): identifiers whole and split into their words, and
+the same analysis at index and at query time (ADR 0013)."""
+
+import pytest
+import tantivy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cidx.store import fts
+from cidx.store.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, query_words,
+                                 split_identifier)
+
+
+@pytest.mark.parametrize("token, parts", [
+    ("parse_config", ["parse", "config"]),
+    ("parseConfig", ["parse", "Config"]),
+    ("ParseConfig", ["Parse", "Config"]),
+    ("HTTPServer", ["HTTP", "Server"]),
+    ("getHTTPResponse", ["get", "HTTP", "Response"]),
+    ("IOError", ["IO", "Error"]),
+    ("parseURLs", ["parse", "URLs"]),  # a plural acronym stays one word
+    ("utf8", ["utf", "8"]),
+    ("sha256sum", ["sha", "256", "sum"]),
+    ("MAX_RETRY_COUNT", ["MAX", "RETRY", "COUNT"]),
+    ("__init__", ["init"]),
+    ("_private_name", ["private", "name"]),
+    ("naïveParser", ["naïve", "Parser"]),  # non-ASCII letters follow the same rules
+    ("ÉtatCivil", ["État", "Civil"]),
+    ("config", ["config"]),
+    ("HTTP", ["HTTP"]),
+    ("_", ["_"]),
+    ("8080", ["8080"]),
+])
+def test_split_identifier(token, parts):
+    assert split_identifier(token) == parts
+
+
+def test_index_terms_keep_each_run_whole_then_its_words():
+    assert index_terms("def parseConfig(path): return HTTPServer(path)", lowercase=True).split() == [
+        "def", "parseconfig", "parse", "config", "path", "return", "httpserver", "http", "server", "path"]
+    assert index_terms("parseConfig x", lowercase=False).split() == ["parseConfig", "parse", "Config", "x"]
+
+
+def test_very_long_runs_are_not_terms():
+    assert index_terms("a" * 101 + " ok", lowercase=True) == "ok"
+
+
+def test_query_words_are_analysed_like_the_index():
+    assert query_words("parse_config HTTPServer parse_config", lowercase=True) == [
+        ("parse_config", ("parse", "config")), ("httpserver", ("http", "server"))]
+    assert query_words("config", lowercase=True) == [("config", ())]
+
+
+def test_any_term_terms_drop_stop_words_unless_nothing_else_is_left():
+    assert any_term_terms("Return the fields of this dataclass", lowercase=True) == [
+        "return", "fields", "dataclass"]
+    assert any_term_terms("is not", lowercase=True) == ["is", "not"]
+    assert any_term_terms("is_valid", lowercase=True) == ["is_valid", "valid"]
+    assert "return" not in STOP_WORDS and "class" not in STOP_WORDS and "self" not in STOP_WORDS
+
+
+def test_a_description_has_two_words_besides_stop_words():
+    assert is_description("retry with backoff") and is_description("parse config")
+    assert not is_description("load_settings") and not is_description("parseConfig")
+    assert not is_description("the config") and not is_description("config config")
+
+
+identifier = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
+
+
+@given(st.lists(identifier, min_size=1, max_size=5), st.booleans())
+def test_every_query_term_is_an_index_term_of_the_same_text(words, lowercase):
+    """The same analysis at index and query time: a chunk holding the query's identifiers holds
+    every term the query asks for, exact and any-term alike."""
+    text = " ".join(words)
+    indexed = set(index_terms(text, lowercase=lowercase).split())
+    for whole, parts in query_words(text, lowercase=lowercase):
+        assert whole in indexed and set(parts) <= indexed
+    assert set(any_term_terms(text, lowercase=lowercase)) <= indexed
+
+
+@pytest.fixture
+def index(tmp_path):
+    writer = fts.FtsGenerationWriter(None, tmp_path / "fts")
+    for chunk_id, text in enumerate(["def parse_config(path): pass", "class HTTPServer: pass",
+                                     "parseConfig = load()", "the config of the parser"]):
+        writer.add(chunk_id, f"f{chunk_id}.py", text)
+    writer.commit()
+    return fts.open_reader(tmp_path / "fts")
+
+
+def found(index, query):
+    return [cid for cid, _ in fts.search(index, query, 10)]
+
+
+def test_words_find_identifiers_in_every_style(index):
+    query = fts.build_query("parse config", case_sensitive=False, edit_distance=0)
+    assert sorted(found(index, query)) == [0, 2]
+    assert found(index, fts.build_query("http server", case_sensitive=False, edit_distance=0)) == [1]
+
+
+def test_a_description_finds_other_spellings_and_ranks_the_exact_one_first(index):
+    query = fts.build_query("parseConfig load", case_sensitive=False, edit_distance=0)
+    assert found(index, query) == [2]  # only chunk 2 has load
+    query = fts.build_query("parse_config path", case_sensitive=False, edit_distance=0)
+    assert found(index, query) == [0]
+    query = fts.build_query("parseConfig config", case_sensitive=False, edit_distance=0)
+    assert found(index, query)[0] == 2 and sorted(found(index, query)) == [0, 2]
+
+
+def test_a_name_is_looked_up_whole(index):
+    assert found(index, fts.build_query("parseConfig", case_sensitive=False, edit_distance=0)) == [2]
+    assert found(index, fts.build_query("parse_config", case_sensitive=False, edit_distance=0)) == [0]
+    # a plain word still finds the identifiers it is part of
+    assert sorted(found(index, fts.build_query("config", case_sensitive=False, edit_distance=0))) == [0, 2, 3]
+
+
+def test_case_sensitive_field_splits_too_and_keeps_case(index):
+    assert found(index, fts.build_query("Config", case_sensitive=True, edit_distance=0)) == [2]
+    assert sorted(found(index, fts.build_query("config", case_sensitive=True, edit_distance=0))) == [0, 3]
+
+
+def test_any_term_query_ranks_partial_matches(index):
+    assert found(index, fts.build_query("parser config loader", case_sensitive=False, edit_distance=0)) == []
+    assert set(found(index, fts.build_any_term_query("the parser config loader", case_sensitive=False,
+                                                      edit_distance=0))) == {0, 2, 3}
+
+
+def test_an_index_of_the_older_analysis_is_refused_not_misread(tmp_path):
+    """A v1 index (fields content/content_cs) would silently miss split words: it must say how to fix it."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("chunk_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("path", stored=False, tokenizer_name="raw")
+    sb.add_text_field("content", stored=False)
+    sb.add_text_field("content_cs", stored=False)
+    (tmp_path / "old").mkdir()
+    old = tantivy.Index(sb.build(), path=str(tmp_path / "old"))
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    writer.commit()
+    writer.wait_merging_threads()
+    with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
+        fts.open_reader(tmp_path / "old")
+    with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
+        fts.FtsGenerationWriter(tmp_path / "old", tmp_path / "next")
+    assert fts.ANALYZER_ID == "v2"
