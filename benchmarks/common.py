@@ -465,7 +465,7 @@ class Daemon:
 
         conn = WireConnection(self.socket_path, call_timeout=10)
         try:
-            return json.loads(conn.call("get_status"))
+            return json.loads(conn.call("cli_status"))
         finally:
             conn.close()
 

@@ -37,7 +37,7 @@ def index_via_daemon(config: Config, *, clear: bool, fts_only: bool) -> bool:
 
     def request(conn: DaemonConnection):
         with bar:
-            return conn.call("index", str(config.root), on_progress, bool(clear), bool(fts_only))
+            return conn.call("cli_index", str(config.root), on_progress, bool(clear), bool(fts_only))
 
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel_in_daemon(config))
     try:

@@ -23,7 +23,7 @@ def run_query(config, argv: list[str]) -> int:
 
     from cidx.client.delegate import fallback_notice, run_via_daemon
 
-    call = ("query", str(config.root), params.to_wire())
+    call = ("cli_query", str(config.root), params.to_wire())
     outcome = run_via_daemon(config, lambda conn: conn.call(*call), send_ahead=call)
     if outcome.via_daemon:
         try:

@@ -20,6 +20,7 @@ PROTOCOL_CONFIG = {
     "sync_request_timeout": 120,
 }
 
-PROTOCOL_VERSION = 2  # 2: query parameters and results travel as plain tuples, not JSON strings
+PROTOCOL_VERSION = 3  # 3: the CLI calls cli_query/cli_index/cli_status; query, index... are the spec's (ADR 0014)
+# 2: query parameters and results travel as plain tuples, not JSON strings
 OK = "ok"
 ERROR = "error"
