@@ -1,8 +1,9 @@
 """The RPyC protocol settings shared by daemon and client, and the shape of replies.
 
 No pickle, no attribute access beyond `exposed_*` methods, no tracebacks sent to the peer. Every
-reply is a plain tuple: ("ok", payload) or ("error", exit_code, message) — a query's own error is
-data, so the client never mistakes it for a broken connection.
+reply of the CLI's methods is a plain tuple: ("ok", payload) or ("error", exit_code, message) — a
+query's own error is data, so the client never mistakes it for a broken connection. (The spec's
+methods for other programs reply with one JSON text instead: daemon/spec_interface.py, ADR 0014.)
 """
 
 PROTOCOL_CONFIG = {
