@@ -41,7 +41,7 @@ def _level(daemon: common.Daemon, root: str, params: dict, clients: int, duratio
             if t0 >= stop_at[0]:
                 break
             try:
-                reply = conn.call("query", root, p)
+                reply = conn.call("cli_query", root, p)
                 if not isinstance(reply, tuple):
                     raise TypeError(f"reply of type {type(reply).__name__}")
                 lat[m].append(time.perf_counter() - t0)
@@ -89,7 +89,7 @@ def run(ctx: common.Context) -> dict:
         warm = daemon.connect("wire")
         for m in MODES:
             for p in params[m][:3]:
-                warm.call("query", root, p)
+                warm.call("cli_query", root, p)
         warm.close()
         for clients in LEVELS:
             common.log(f"concurrency: {clients} clients for {duration:.0f}s")

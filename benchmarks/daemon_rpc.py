@@ -29,7 +29,7 @@ def _first_query(daemon: common.Daemon, root: str, params: str) -> tuple[float, 
     log_before = len(daemon.log_lines())
     conn = daemon.connect("wire")
     t0 = time.perf_counter()
-    reply = QueryResult.from_wire(conn.call("query", root, params))
+    reply = QueryResult.from_wire(conn.call("cli_query", root, params))
     first_s = time.perf_counter() - t0
     conn.close()
     load_ms = None
@@ -62,7 +62,7 @@ def run(ctx: common.Context) -> dict:
         conns = {k: daemon.connect(k) for k in KINDS}
         for k in KINDS:  # warm-up: first calls of each connection and each mode
             for m in MODES:
-                conns[k].call("query", root, params[m][0])
+                conns[k].call("cli_query", root, params[m][0])
         lat = {(k, m): [] for k in KINDS for m in MODES}
         rest = {(k, m): [] for k in KINDS for m in MODES}  # latency - (server embed + search), per query
         server = {m: {"embed": [], "search": []} for m in MODES}
@@ -72,7 +72,7 @@ def run(ctx: common.Context) -> dict:
                 p = params[m][i % 10]
                 for k in (KINDS if i % 2 == 0 else KINDS[::-1]):
                     t0 = time.perf_counter()
-                    payload = conns[k].call("query", root, p)
+                    payload = conns[k].call("cli_query", root, p)
                     elapsed = time.perf_counter() - t0
                     lat[(k, m)].append(elapsed)
                     timings = QueryResult.from_wire(payload).timings_ms

@@ -39,7 +39,7 @@ def run(ctx: common.Context) -> dict:
         conn = daemon.connect("wire")
         for i in range(warmup):
             m = MODES[i % 3]
-            conn.call("query", root, params[m][(i // 3) % 10])
+            conn.call("cli_query", root, params[m][(i // 3) % 10])
         conn.close()
         rss_warm = daemon.status()["rss_bytes"]
         common.log(f"memory: RSS {rss_start / 1e6:.0f} MB at start, {rss_warm / 1e6:.0f} MB after {warmup} "
@@ -64,7 +64,7 @@ def run(ctx: common.Context) -> dict:
                     conn = daemon.connect("wire")
                 m = MODES[i % 3]
                 try:
-                    conn.call("query", root, params[m][(i // 3) % 10])
+                    conn.call("cli_query", root, params[m][(i // 3) % 10])
                 except Exception as exc:
                     errors.append(f"{exc.__class__.__name__}: {exc}")
                     conn.close()

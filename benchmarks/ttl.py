@@ -61,7 +61,7 @@ def run(ctx: common.Context) -> dict:
             for trial in range(1, trials + 1):
                 conn = daemon.connect("wire")
                 t0 = time.perf_counter()
-                conn.call("query", root, params)
+                conn.call("cli_query", root, params)
                 query_ms = (time.perf_counter() - t0) * 1e3
                 conn.close()
                 status, at = _status(daemon)
@@ -75,7 +75,7 @@ def run(ctx: common.Context) -> dict:
                 common.log(f"ttl: trial {trial}: lag {lag}")
             # an open connection past the expiry
             conn = daemon.connect("wire")
-            conn.call("query", root, params)
+            conn.call("cli_query", root, params)
             status, at = _status(daemon)
             expiry = at + (status["ttl_left_s"] or 0.0)
             held_until = expiry + CHECK_INTERVAL + 1.5

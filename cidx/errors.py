@@ -25,6 +25,10 @@ class UsageError(CidxError):
     exit_code = 2
 
 
+class WrongProjectError(UsageError):
+    """A daemon was asked about a repository it does not serve."""
+
+
 class ConfigError(CidxError):
     """config.json missing, malformed or invalid."""
 

@@ -55,7 +55,7 @@ def main() -> None:
 
         probe = connect
 
-    call = ("query", str(config.root), params.to_wire())
+    call = ("cli_query", str(config.root), params.to_wire())
 
     def request(conn):
         t0 = time.perf_counter()

@@ -26,7 +26,7 @@ def daemon_status(config: Config) -> dict | None:
     except ConnectionFailure:
         return None
     try:
-        return json.loads(conn.call("get_status", timeout=3))
+        return json.loads(conn.call("cli_status", timeout=3))
     except ConnectionFailure:
         return HUNG
     finally:

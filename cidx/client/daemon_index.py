@@ -57,7 +57,7 @@ def index_in_daemon(config: Config, *, clear: bool, fts_only: bool,
             progress(ProgressEvent.from_tuple(tuple(values)))
 
     def request(conn: DaemonConnection):
-        return conn.call("index", str(config.root), on_progress, bool(clear), bool(fts_only))
+        return conn.call("cli_index", str(config.root), on_progress, bool(clear), bool(fts_only))
 
     # Callbacks need the rpyc library. No deadline on the call: a large index takes as long as it
     # takes and streams progress meanwhile; a hung daemon is caught by the handshake's timeout.

@@ -30,7 +30,7 @@ def search(config, params) -> tuple:
     after the one-line notice on stderr. Also the MCP server's search (cidx/mcp/)."""
     from cidx.client.delegate import fallback_notice, run_via_daemon
 
-    call = ("query", str(config.root), params.to_wire())
+    call = ("cli_query", str(config.root), params.to_wire())
     outcome = run_via_daemon(config, lambda conn: conn.call(*call), send_ahead=call)
     if outcome.via_daemon:
         try:

@@ -1,8 +1,9 @@
 """The RPyC protocol settings shared by daemon and client, and the shape of replies.
 
 No pickle, no attribute access beyond `exposed_*` methods, no tracebacks sent to the peer. Every
-reply is a plain tuple: ("ok", payload) or ("error", exit_code, message) — a query's own error is
-data, so the client never mistakes it for a broken connection.
+reply of the CLI's methods is a plain tuple: ("ok", payload) or ("error", exit_code, message) — a
+query's own error is data, so the client never mistakes it for a broken connection. (The spec's
+methods for other programs reply with one JSON text instead: daemon/spec_interface.py, ADR 0014.)
 """
 
 PROTOCOL_CONFIG = {
@@ -20,6 +21,7 @@ PROTOCOL_CONFIG = {
     "sync_request_timeout": 120,
 }
 
-PROTOCOL_VERSION = 2  # 2: query parameters and results travel as plain tuples, not JSON strings
+PROTOCOL_VERSION = 3  # 3: the CLI calls cli_query/cli_index/cli_status; query, index... are the spec's (ADR 0014)
+# 2: query parameters and results travel as plain tuples, not JSON strings
 OK = "ok"
 ERROR = "error"

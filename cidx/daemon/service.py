@@ -1,6 +1,12 @@
 """The RPyC service: the only methods a client can call. Arguments and replies are plain immutable
-data (str, int, bool, tuples; queries and results as one JSON string each), so nothing is passed by
-reference and no reply costs extra round trips (DESIGN.md §3).
+data (str, int, float, bool, None, tuples), so nothing is passed by reference and no reply costs
+extra round trips (DESIGN.md §3).
+
+Two interfaces (ADR 0014): the CLI's own methods here (hello, ping, cli_query, cli_index,
+cli_status, watch, watch_stop, cancel_index, shutdown), replying ("ok", payload...) or ("error",
+exit_code, message) with queries and results as tuples; and the feature specification's methods
+for third-party clients (query, query_fts, query_hybrid, index, get_status, clear_cache, in
+spec_interface.py), replying with one JSON text each.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import rpyc
 
 from cidx import __version__
 from cidx.daemon.protocol import ERROR, OK, PROTOCOL_VERSION
-from cidx.errors import CidxError, IndexBusyError, UsageError
+from cidx.daemon.spec_interface import SpecInterface
+from cidx.errors import CidxError, IndexBusyError, UsageError, WrongProjectError
 from cidx.indexer import ProgressEvent, run_index
 from cidx.params import QueryParams
 
@@ -58,7 +65,7 @@ class DaemonState:
         return watcher is not None
 
 
-class CidxDaemonService(rpyc.Service):
+class CidxDaemonService(SpecInterface, rpyc.Service):
     """One instance per connection (see server.py), so a request to leave can wait for the reply
     to reach its client: the daemon shuts down when that client disconnects."""
 
@@ -93,26 +100,71 @@ class CidxDaemonService(rpyc.Service):
 
     def _check_project(self, project_path) -> None:
         if not self._is_my_project(project_path):
-            raise UsageError(f"this daemon serves {self._state.config.root}, not {project_path}")
+            raise WrongProjectError(f"this daemon serves {self._state.config.root}, not {project_path}"[:300])
 
-    def _run_query(self, project_path, params_wire, forced_mode: str | None) -> tuple:
+    def _refuse_if_leaving(self) -> None:
+        if self._leave_reason is not None:
+            # The handshake told this client to replace us; a query it pipelined behind the
+            # handshake is not for this daemon's (older) code or config.
+            raise CidxError(f"this daemon is leaving ({self._leave_reason}); nothing was searched")
+
+    def _run_query(self, project_path, params_wire) -> tuple:
         try:
-            if self._leave_reason is not None:
-                # The handshake told this client to replace us; a query it pipelined behind the
-                # handshake is not for this daemon's (older) code or config.
-                raise CidxError(f"this daemon is leaving ({self._leave_reason}); nothing was searched")
+            self._refuse_if_leaving()
             self._check_project(project_path)
-            params = QueryParams.from_wire(params_wire)
-            if forced_mode and params.mode != forced_mode:
-                params = params._replace(mode=forced_mode).validate()
-            return (OK, self._state.cache.query(params).to_wire())
+            return (OK, self._state.cache.query(QueryParams.from_wire(params_wire)).to_wire())
         except CidxError as exc:
             return _error(exc)
         except Exception as exc:  # a bug in the daemon: the client shows it as an error, not a crash
             log.exception("query failed")
             return (ERROR, 1, f"daemon error: {exc.__class__.__name__}: {exc} (see {self._state.log_path})")
 
-    # -- exposed ----------------------------------------------------------------------------------
+    def _run_index(self, project_path, callback, clear: bool, fts_only: bool):
+        """Index in the daemon with the warm model; returns the IndexSummary. Progress goes to
+        `callback` as plain tuples; a client that goes away mid-index only loses its display."""
+        state = self._state
+        self._check_project(project_path)
+        if not state.index_lock.acquire(blocking=False):
+            raise IndexBusyError("indexing is already running in the daemon; wait for it or run `cidx status`")
+        try:
+            cancel = state.index_cancel = threading.Event()
+            progress = _ThrottledProgress(callback, state)
+            with state.cache.request():
+                return run_index(state.config, state.cache.engine.embedder, clear=bool(clear),
+                                 fts_only=bool(fts_only), progress=progress, should_cancel=cancel.is_set)
+        finally:
+            state.index_cancel = None
+            state.index_progress = None
+            state.index_lock.release()
+
+    def _status(self) -> dict:
+        state, cache = self._state, self._state.cache
+        reader = cache.engine.reader
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "root": str(state.config.root),
+            "socket": str(state.socket_path),
+            "log": str(state.log_path),
+            "uptime_s": round(time.time() - state.started, 1),
+            "cache_state": cache.state,
+            "ttl_left_s": cache.ttl_left(),
+            "ttl_minutes": state.config.daemon.ttl_minutes,
+            "auto_shutdown_on_idle": state.config.daemon.auto_shutdown_on_idle,
+            "generation_loaded": reader.loaded_generation,
+            "rss_bytes": rss_bytes(),
+            "queries": cache.queries,
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,
+            "query_errors": cache.errors,
+            "disk_loads": dict(reader.loads),
+            "indexing": state.index_cancel is not None,
+            "index_progress": state.index_progress,
+            "watch": state.watcher.state() if state.watcher is not None else None,
+            "config_fingerprint": state.config.fingerprint(),
+        }
+
+    # -- exposed: the CLI's own methods (plain tuples; the spec's methods are in spec_interface) --
     def exposed_hello(self, client_version, config_fingerprint, project_path) -> tuple:
         """Handshake: a daemon of another version or config replaces itself (like dmypy, Gradle)."""
         config = self._state.config
@@ -127,40 +179,21 @@ class CidxDaemonService(rpyc.Service):
     def exposed_ping(self) -> tuple:
         return (OK, os.getpid())
 
-    def exposed_query(self, project_path, params_wire) -> tuple:
-        """params_wire: QueryParams.to_wire(); the reply's payload: QueryResult.to_wire()."""
-        return self._run_query(project_path, params_wire, None)
+    def exposed_cli_query(self, project_path, params_wire) -> tuple:
+        """The CLI's query, any mode: params_wire is QueryParams.to_wire() (the mode is one of its
+        fields); the reply's payload is QueryResult.to_wire()."""
+        return self._run_query(project_path, params_wire)
 
-    def exposed_query_fts(self, project_path, params_wire) -> tuple:
-        return self._run_query(project_path, params_wire, "fts")
-
-    def exposed_query_hybrid(self, project_path, params_wire) -> tuple:
-        return self._run_query(project_path, params_wire, "hybrid")
-
-    def exposed_index(self, project_path, callback=None, clear=False, fts_only=False) -> tuple:
-        """Index in the daemon with the warm model. Progress goes to `callback` as plain tuples; a
-        client that goes away mid-index only loses its progress display."""
-        state = self._state
+    def exposed_cli_index(self, project_path, callback=None, clear=False, fts_only=False) -> tuple:
+        """`cidx index` in the daemon; the reply's payload is the summary as JSON."""
         try:
-            self._check_project(project_path)
-            if not state.index_lock.acquire(blocking=False):
-                raise IndexBusyError("indexing is already running in the daemon; wait for it or run `cidx status`")
-            try:
-                cancel = state.index_cancel = threading.Event()
-                progress = _ThrottledProgress(callback, state)
-                with state.cache.request():
-                    summary = run_index(state.config, state.cache.engine.embedder, clear=bool(clear),
-                                        fts_only=bool(fts_only), progress=progress, should_cancel=cancel.is_set)
-                return (OK, json.dumps(summary.__dict__))
-            finally:
-                state.index_cancel = None
-                state.index_progress = None
-                state.index_lock.release()
+            return (OK, json.dumps(self._run_index(project_path, callback, clear, fts_only).__dict__))
         except CidxError as exc:
             return _error(exc)
         except Exception as exc:
             log.exception("indexing failed")
-            return (ERROR, 1, f"daemon error while indexing: {exc.__class__.__name__}: {exc} (see {state.log_path})")
+            return (ERROR, 1, f"daemon error while indexing: {exc.__class__.__name__}: {exc} "
+                              f"(see {self._state.log_path})")
 
     def exposed_watch(self, project_path, debounce_seconds=1.0) -> tuple:
         """Start re-indexing changed files after `debounce_seconds` of quiet (idempotent)."""
@@ -192,42 +225,8 @@ class CidxDaemonService(rpyc.Service):
             cancel.set()
         return (OK, cancel is not None)
 
-    def exposed_get_status(self) -> tuple:
-        state, cache = self._state, self._state.cache
-        reader = cache.engine.reader
-        status = {
-            "pid": os.getpid(),
-            "version": __version__,
-            "root": str(state.config.root),
-            "socket": str(state.socket_path),
-            "log": str(state.log_path),
-            "uptime_s": round(time.time() - state.started, 1),
-            "cache_state": cache.state,
-            "ttl_left_s": cache.ttl_left(),
-            "ttl_minutes": state.config.daemon.ttl_minutes,
-            "auto_shutdown_on_idle": state.config.daemon.auto_shutdown_on_idle,
-            "generation_loaded": reader.loaded_generation,
-            "rss_bytes": rss_bytes(),
-            "queries": cache.queries,
-            "cache_hits": cache.hits,
-            "cache_misses": cache.misses,
-            "query_errors": cache.errors,
-            "disk_loads": dict(reader.loads),
-            "indexing": state.index_cancel is not None,
-            "index_progress": state.index_progress,
-            "watch": state.watcher.state() if state.watcher is not None else None,
-            "config_fingerprint": state.config.fingerprint(),
-        }
-        return (OK, json.dumps(status))
-
-    def exposed_clear_cache(self, project_path=None) -> tuple:
-        try:
-            if project_path is not None:
-                self._check_project(project_path)
-        except CidxError as exc:
-            return _error(exc)
-        self._state.cache.clear()
-        return (OK, True)
+    def exposed_cli_status(self) -> tuple:
+        return (OK, json.dumps(self._status()))
 
     def exposed_shutdown(self) -> tuple:
         self._leave_reason = "stop requested by a client"  # once the reply is delivered

@@ -43,7 +43,7 @@ def status(config: Config) -> dict | None:
     except ConnectionFailure:
         return None
     try:
-        return json.loads(conn.call("get_status"))
+        return json.loads(conn.call("cli_status"))
     except ConnectionFailure:
         return None
     finally:

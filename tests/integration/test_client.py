@@ -142,7 +142,7 @@ def test_daemon_of_another_version_leaves(repo):
         reply = conn.call("hello", "0.0.0-old", repo.fingerprint(), str(repo.root))
         # a query the client pipelined behind the handshake is refused, not answered by old code
         with pytest.raises(CidxError, match="leaving"):
-            conn.call("query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
+            conn.call("cli_query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
     finally:
         conn.close()
     assert reply[0] == __version__ and reply[3] is False
@@ -165,11 +165,11 @@ def test_the_query_is_pipelined_behind_the_handshake(repo):
             sent.append("read a reply")
             return super()._receive(seq)
 
-    call = ("query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
+    call = ("cli_query", str(repo.root), parse_query_args(["circleArea", "--fts"]).to_wire())
     outcome = run_via_daemon(repo, lambda conn: conn.call(*call), send_ahead=call, connection_class=RecordingWire)
     assert outcome.via_daemon and QueryResult.from_wire(outcome.value).hits[0].path == "src/geometry.js"
     # hello and query are written back to back before any reply is read: two round trips, not three
-    assert sent == ["getroot", "read a reply", "hello", "query", "read a reply", "read a reply"]
+    assert sent == ["getroot", "read a reply", "hello", "cli_query", "read a reply", "read a reply"]
 
 
 def test_index_runs_in_the_daemon(repo):

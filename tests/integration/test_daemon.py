@@ -38,7 +38,7 @@ def daemon(repo):
     proc.wait(timeout=10)
 
 
-def query(config, *argv, method="query"):
+def query(config, *argv, method="cli_query"):
     conn = connect(config)
     try:
         hello(conn, config)
@@ -71,17 +71,17 @@ def test_answers_like_standalone_and_second_query_loads_nothing(repo, daemon):
     assert after["cache_hits"] == before["cache_hits"] + 2 and after["cache_misses"] == before["cache_misses"]
 
 
-def test_mode_specific_methods_and_query_errors_are_data(repo, daemon):
-    assert query(repo, "circleArea", method="query_fts")["mode"] == "fts"
-    assert query(repo, "circleArea", method="query_hybrid")["mode"] == "hybrid"
+def test_the_cli_method_takes_the_mode_from_the_params_and_query_errors_are_data(repo, daemon):
+    assert query(repo, "circleArea", "--fts")["mode"] == "fts"
+    assert query(repo, "circleArea", "--hybrid")["mode"] == "hybrid"
     conn = connect(repo)
     try:
         with pytest.raises(CidxError, match="serves"):
-            conn.call("query", "/somewhere/else", parse_query_args(["x"]).to_wire())
+            conn.call("cli_query", "/somewhere/else", parse_query_args(["x"]).to_wire())
         with pytest.raises(CidxError, match="malformed"):
-            conn.call("query", str(repo.root), '{"text": "x", "bogus": 1}')
+            conn.call("cli_query", str(repo.root), '{"text": "x", "bogus": 1}')
         with pytest.raises(CidxError, match="malformed query parameters: bad limit"):
-            conn.call("query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",)
+            conn.call("cli_query", str(repo.root), parse_query_args(["x"]).to_wire()[:2] + ("10",)
                       + (None,) * (len(QueryParams._fields) - 3))
         assert conn.call("ping") == daemon.pid  # still serving after errors
     finally:
@@ -173,7 +173,7 @@ def test_query_during_index_answers_from_committed_generation(repo, daemon, embe
     def index_in_daemon():
         conn = connect(repo, timeout=300)
         try:
-            outcome["summary"] = json.loads(conn.call("index", str(repo.root), None, False, False))
+            outcome["summary"] = json.loads(conn.call("cli_index", str(repo.root), None, False, False))
         finally:
             conn.close()
 
@@ -206,7 +206,7 @@ def test_second_index_while_one_runs_is_refused_clearly(repo, daemon):
         conn = connect(repo)
         try:
             with pytest.raises(CidxError, match="already running"):
-                conn.call("index", str(repo.root), None, False, False)
+                conn.call("cli_index", str(repo.root), None, False, False)
         finally:
             conn.close()
 
@@ -361,7 +361,7 @@ def test_replies_travel_uncompressed(tmp_path, embedder, reap_daemons):
     try:
         hello(conn, repo)
         params = parse_query_args(["walrus", "--fts", "-l", "10", "--snippet-lines", "50"]).to_wire()
-        assert QueryResult.from_wire(conn.call("query", str(repo.root), params)).hits
+        assert QueryResult.from_wire(conn.call("cli_query", str(repo.root), params)).hits
     finally:
         conn.close()
     assert frame_flags(bytes(conn.sock.received)) == [0, 0, 0]  # root, hello, query

@@ -69,7 +69,7 @@ def test_progress_events_arrive_in_order_and_reach_100_percent(repo):
     events = []
     conn = connect(repo, timeout=300)
     try:
-        summary = json.loads(conn.call("index", str(repo.root), lambda values: events.append(tuple(values)),
+        summary = json.loads(conn.call("cli_index", str(repo.root), lambda values: events.append(tuple(values)),
                                        False, False))
     finally:
         conn.close()
@@ -91,7 +91,7 @@ def test_cancel_stops_at_a_safe_point_and_next_run_resumes(repo):
     def run():
         conn = connect(repo, timeout=300)
         try:
-            outcome["reply"] = conn.call("index", str(repo.root), None, False, False)
+            outcome["reply"] = conn.call("cli_index", str(repo.root), None, False, False)
         except Exception as exc:  # the cancelled run answers with an error: that is the expected outcome
             outcome["error"] = exc
         finally:

@@ -29,7 +29,7 @@ class DiesMidCall(rpyc.Service):
     def exposed_hello(self, version, fingerprint, root):
         return ("ok", __version__, fingerprint, os.getpid(), True, PROTOCOL_VERSION)
 
-    def exposed_query(self, root, params_json):
+    def exposed_cli_query(self, root, params_json):
         DiesMidCall.queries.append(params_json)
         self._conn._channel.stream.sock.shutdown(socket.SHUT_RDWR)  # the client sees EOF mid-call
         return ("ok", "never delivered")

@@ -107,7 +107,7 @@ def index_in_daemon(config, daemons, rng, window: float, fault: str) -> bool:
         def index_over_rpc():
             conn = connect(config, timeout=300)
             try:
-                outcome["reply"] = conn.call("index", str(config.root), None, False, False)
+                outcome["reply"] = conn.call("cli_index", str(config.root), None, False, False)
             except (ConnectionFailure, CidxError) as exc:
                 outcome["error"] = exc
             finally:

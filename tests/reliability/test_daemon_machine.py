@@ -202,7 +202,7 @@ class DaemonMachine(RuleBasedStateMachine):
         with REPORT.trial("clear_cache"):
             conn = connect(self.config)
             try:
-                assert conn.call("clear_cache", str(self.config.root)) is True
+                assert json.loads(conn.conn.root.clear_cache(str(self.config.root)))["cleared"] is True
             finally:
                 conn.close()
             assert status(self.config)["cache_state"] == "evicted"
@@ -218,7 +218,7 @@ class DaemonMachine(RuleBasedStateMachine):
             if how == "rpc":
                 conn = connect(self.config, timeout=300)
                 try:
-                    json.loads(conn.call("index", str(self.config.root), None, False, False))
+                    json.loads(conn.call("cli_index", str(self.config.root), None, False, False))
                 finally:
                     conn.close()
             else:

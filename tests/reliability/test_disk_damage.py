@@ -7,6 +7,7 @@ standalone (and the daemon survives it); the fix it names (`cidx index --clear`)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -98,7 +99,7 @@ def start_and_damage(config, daemons, damage) -> int:
     REPORT.fault(f"damaged {damage.split()[0]}")
     conn = connect(config)
     try:
-        conn.call("clear_cache", str(config.root))
+        assert json.loads(conn.conn.root.clear_cache(str(config.root)))["cleared"] is True  # the spec method
     finally:
         conn.close()
     return daemon.pid

@@ -40,7 +40,7 @@ def load_run(tmp_path, embedder, daemons, *, seconds: float, threads: int, proce
     root = str(config.root)
 
     def via_daemon(k: int) -> QueryResult:
-        outcome = run_via_daemon(config, lambda conn: conn.call("query", root, params[k].to_wire()))
+        outcome = run_via_daemon(config, lambda conn: conn.call("cli_query", root, params[k].to_wire()))
         assert outcome.via_daemon, outcome.fallback_reason
         return QueryResult.from_wire(outcome.value)
 

@@ -4,6 +4,7 @@ deep paths cannot be hijacked. Peers of another uid are played by `nobody` (we r
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -26,11 +27,11 @@ from tests.conftest import daemon_pids, kill_daemons
 from tests.integration.daemon_support import status, wait_serving, wait_until
 from tests.reliability.support import REPORT, Daemons, assert_one_line_error, cli, make_repo
 
-EXPOSED = ("hello", "ping", "query", "query_fts", "query_hybrid", "index", "cancel_index", "get_status",
-           "clear_cache", "shutdown")
+EXPOSED = ("hello", "ping", "cli_query", "cli_index", "cli_status", "cancel_index", "shutdown",
+           "query", "query_fts", "query_hybrid", "index", "get_status", "clear_cache")
 # Names resolved on the daemon's side (netrefs answer __init__, __class__ & co. locally).
 FORBIDDEN = ("_state", "_run_query", "_check_project", "_leave_reason", "on_connect", "on_disconnect", "__dict__",
-             "exposed_ping.__globals__", "ping.__self__", "ping.__code__", "query.__func__", "_conn", "getmodule",
+             "exposed_ping.__globals__", "ping.__self__", "ping.__code__", "query.__func__", "query.__wrapped__", "query.__globals__", "_conn", "getmodule",
              "eval", "execute", "modules", "namespace")
 PEER = r"""
 import socket, sys
@@ -207,10 +208,16 @@ def test_only_exposed_methods_and_no_pickle_with_the_real_rpyc_client(served):
             with pytest.raises(AttributeError):
                 del conn.root.exposed_ping
             assert not hasattr(conn, "modules")  # not a classic (SlaveService) connection
-            replies = [conn.root.ping(), conn.root.get_status(), conn.root.clear_cache(str(config.root)),
-                       conn.root.query(str(config.root), ["a list is passed by reference"]),
-                       conn.root.query(str(config.root), '{"text": "x", "__class__": 1}')]
-            assert replies[3][0] == "error" and replies[4][0] == "error"
+            replies = [conn.root.ping(), conn.root.cli_status(),
+                       conn.root.cli_query(str(config.root), ["a list is passed by reference"]),
+                       conn.root.cli_query(str(config.root), '{"text": "x", "__class__": 1}')]
+            assert replies[2][0] == "error" and replies[3][0] == "error"
+            # the spec's methods (ADR 0014): one JSON text each, errors included
+            texts = [conn.root.get_status(), conn.root.clear_cache(str(config.root)),
+                     conn.root.query(str(config.root), ["a list is passed by reference"]),
+                     conn.root.query_fts(str(config.root), "x", __class__=1)]
+            assert all(type(text) is str for text in texts)
+            assert "error" in json.loads(texts[2]) and "error" in json.loads(texts[3])
 
             def plain(value):
                 assert not isinstance(value, netref.BaseNetref), value
