@@ -12,7 +12,7 @@ LIST_KWARGS = {"language": "languages", "exclude_language": "exclude_languages",
                "path_filter": "path_filters", "exclude_path": "exclude_paths"}
 SCALAR_KWARGS = {"limit": "limit", "min_score": "min_score", "accuracy": "accuracy",
                  "edit_distance": "edit_distance", "case_sensitive": "case_sensitive", "regex": "regex",
-                 "snippet_lines": "snippet_lines"}
+                 "any_term": "any_term", "snippet_lines": "snippet_lines"}
 KWARGS = tuple(sorted([*LIST_KWARGS, *SCALAR_KWARGS, "fuzzy"]))
 
 _MODE_HINT = ("the method is the mode: query (semantic), query_fts or query_hybrid; "
@@ -26,7 +26,7 @@ NOT_KWARGS = {
 }
 _EXPECTED = {"limit": "a whole number (int)", "min_score": "a number or None", "accuracy": "a string",
              "edit_distance": "a whole number (int)", "case_sensitive": "True or False",
-             "regex": "True or False", "snippet_lines": "a whole number (int)"}
+             "regex": "True or False", "any_term": "True or False", "snippet_lines": "a whole number (int)"}
 MAX_LIST_ITEMS = 100
 
 

@@ -58,6 +58,7 @@ def search_params(arguments) -> QueryParams:
             edit_distance=int(edit_distance),
             case_sensitive=bool(args.get("case_sensitive", False)),
             regex=bool(args.get("regex", False)),
+            any_term=bool(args.get("any_term", False)),
             snippet_lines=int(args.get("snippet_lines", 3)),
             output="json",
         ).validate()

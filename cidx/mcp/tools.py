@@ -30,6 +30,8 @@ SEARCH_INPUT = {
         "case_sensitive": {"type": "boolean", "default": False, "description": "fts/hybrid: match case exactly"},
         "fuzzy": {"type": "boolean", "default": False, "description": "fts/hybrid: allow one typo per term"},
         "edit_distance": {"type": "integer", "description": "fts/hybrid: typos allowed per term, 0-2"},
+        "any_term": {"type": "boolean", "default": False,
+                     "description": "fts: rank chunks holding any of the words (BM25), not all of them"},
         "regex": {"type": "boolean", "default": False,
                   "description": "fts only: the query is a regular expression over the code"},
         "snippet_lines": {"type": "integer", "default": 3,

@@ -24,6 +24,7 @@ from cidx.mcp.arguments import index_options, search_params, status_options  # n
     ({"query": "circlArea", "mode": "fts", "fuzzy": True, "edit_distance": 2},
      ["circlArea", "--fts", "--edit-distance", "2"]),  # edit_distance wins over fuzzy, as on the command line
     ({"query": r"def \w+", "mode": "fts", "regex": True}, [r"def \w+", "--fts", "--regex"]),
+    ({"query": "parse the config", "mode": "fts", "any_term": True}, ["parse the config", "--fts", "--any-term"]),
     ({"query": "x", "limit": 5.0}, ["x", "-l", "5"]),  # JSON has one number type; 5.0 is the integer 5
 ])
 def test_arguments_mean_what_the_cli_options_mean(arguments, argv):
@@ -42,7 +43,8 @@ def test_the_result_is_a_validated_query_params():
     ({"query": "x", "limit": 2.5}, "limit: 2.5 is not of type 'integer'"),
     ({"query": "x", "snippet_lines": 500}, "snippet_lines must be between 0 and 200 (got 500)"),
     ({"query": "x", "mode": "fts", "regex": True, "fuzzy": True}, "regex cannot be combined with fuzzy/edit_distance"),
-    ({"query": "x", "case_sensitive": True}, 'case_sensitive apply to mode "fts" or mode "hybrid" searches'),
+    ({"query": "x", "case_sensitive": True}, 'apply to mode "fts" or mode "hybrid" searches'),
+    ({"query": "x", "any_term": True}, 'apply to mode "fts" or mode "hybrid" searches'),
     ({"query": "x", "limit": "9" * 1000}, "…"),  # long instances are cut: one readable line
 ])
 def test_bad_arguments_are_one_clear_line(arguments, message):

@@ -25,6 +25,7 @@ def same_as_cli(text, mode, kwargs, argv):
     ("fts", {"case_sensitive": True, "path_filter": "src/*"}, ["--case-sensitive", "--path-filter", "src/*"]),
     ("fts", {"regex": True, "exclude_language": ["go"]}, ["--regex", "--exclude-language", "go"]),
     ("hybrid", {"limit": 7, "fuzzy": False}, ["-l", "7"]),
+    ("fts", {"any_term": True}, ["--any-term"]),
 ])
 def test_kwargs_give_the_same_params_as_the_cli_with_json(mode, kwargs, argv):
     assert same_as_cli("load settings", mode, kwargs, argv)
