@@ -17,6 +17,9 @@ from cidx.errors import StoreCorruptError
 from cidx.store.layout import fsync_tree, remove_path
 
 TOKEN_PATTERN = r"\w+"  # identifiers stay whole: `parse_config` is one token
+# Identifies the text analysis an index was built with; part of the recorded index format
+# (cidx/indexer.py INDEX_FORMAT_ID): bumping it makes the next `cidx index` rebuild.
+ANALYZER_ID = "v1"
 WRITER_HEAP_BYTES = 64_000_000
 
 
