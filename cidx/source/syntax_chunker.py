@@ -60,6 +60,7 @@ class _Item:
     start: int  # 0-based line index, inclusive
     end: int  # inclusive
     nodes: list = field(default_factory=list)
+    definition: "_Definition | None" = None  # set by _Chunker._level
 
     @property
     def attached_only(self) -> bool:
@@ -142,7 +143,7 @@ class _Chunker:
         group: list[_Item] = []
         group_size = 0
         for item in items:
-            definition = self._definition(item)
+            definition = item.definition = self._definition(item)
             size = self._size(item.start, item.end)
             if size > (self.definition_chars if definition else self.group_chars):
                 self._flush(group, scope)
@@ -182,7 +183,7 @@ class _Chunker:
     def _flush(self, group: list[_Item], scope: tuple[str, ...]) -> None:
         if not group:
             return
-        labels = [d.label for d in (self._definition(item) for item in group) if d is not None]
+        labels = [item.definition.label for item in group if item.definition is not None]
         context = scope + (", ".join(labels),) if labels else scope
         self._emit(group[0].start, group[-1].end, context, "")
 
