@@ -26,15 +26,20 @@ from cidx.source.chunker import (CHUNKING_ID, DEFAULT_MAX_CHARS, DEFAULT_MAX_LIN
 
 GROUP_MAX_CHARS = DEFAULT_MAX_CHARS  # neighbours share a chunk up to the line-window size
 DEFINITION_MAX_CHARS = 1600  # a whole definition up to this is one chunk (measured: ADR 0012)
+# Small definitions packed together dilute each other's vector: measured on the dev set, a function
+# sharing its chunk was found less often than one alone (ADR 0012). So a chunk holds at most one
+# definition; module code (imports, constants, a class's header lines) still joins its neighbours.
+PACK_DEFINITIONS = False
 MAX_DEPTH = 24  # deeper nesting (long expression chains) is cut by line windows, not recursion
 SIGNATURE_MAX_CHARS = 200
 # Recorded in the index (with the header and analyzer ids, cidx/indexer.py): changing how chunks are
 # cut makes the next `cidx index` rebuild, reusing the vectors of unchanged embedded text.
-SYNTAX_CHUNKING_ID = f"s1:{GROUP_MAX_CHARS}g/{DEFINITION_MAX_CHARS}d+{CHUNKING_ID}"
+SYNTAX_CHUNKING_ID = f"s2:{GROUP_MAX_CHARS}g/{DEFINITION_MAX_CHARS}d{'/p' if PACK_DEFINITIONS else ''}+{CHUNKING_ID}"
 
 
 def chunk_source(text: str, language: str | None, *, group_chars: int = GROUP_MAX_CHARS,
-                 definition_chars: int = DEFINITION_MAX_CHARS) -> list[Chunk]:
+                 definition_chars: int = DEFINITION_MAX_CHARS,
+                 pack_definitions: bool = PACK_DEFINITIONS) -> list[Chunk]:
     """Syntax-aware chunks for languages with a grammar, line windows for everything else."""
     parser = grammars.parser_for(language) if language else None
     if parser is None:
@@ -50,7 +55,7 @@ def chunk_source(text: str, language: str | None, *, group_chars: int = GROUP_MA
     if tree.root_node.has_error:
         return chunk_text(text)  # a file that does not parse: its structure is not to be trusted
     try:
-        return _Chunker(lines, language, group_chars, definition_chars).run(tree.root_node)
+        return _Chunker(lines, language, group_chars, definition_chars, pack_definitions).run(tree.root_node)
     except RecursionError:
         return chunk_text(text)
 
@@ -76,8 +81,10 @@ class _Definition:
 
 
 class _Chunker:
-    def __init__(self, lines: list[str], language: str, group_chars: int, definition_chars: int):
+    def __init__(self, lines: list[str], language: str, group_chars: int, definition_chars: int,
+                 pack_definitions: bool):
         self.lines = lines
+        self.pack_definitions = pack_definitions
         self.functions = grammars.FUNCTIONS[language]
         self.classes = grammars.CLASSES[language]
         self.group_chars = group_chars
@@ -153,8 +160,10 @@ class _Chunker:
                 self._flush(group, scope)
                 self._flush([item], scope)
                 group, group_size = [], 0
-            elif group and group_size + 1 + size > self.group_chars:
-                self._flush(group, scope)
+            elif group and (group_size + 1 + size > self.group_chars or (
+                    definition is not None and not self.pack_definitions
+                    and any(i.definition is not None for i in group))):
+                self._flush(group, scope)  # full, or it would hold two definitions
                 group, group_size = [item], size
             else:
                 group.append(item)

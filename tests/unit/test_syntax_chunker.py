@@ -81,13 +81,22 @@ def test_every_non_blank_line_is_in_a_chunk_and_chunk_text_is_its_lines(language
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_default_limits_keep_small_neighbours_together_and_are_deterministic(language):
+def test_default_limits_give_each_small_definition_its_own_chunk_deterministically(language):
     text = source(language, fill_lines=1, huge_lines=3)
     first, second = chunk_source(text, language), chunk_source(text, language)
     assert first == second
-    assert len(first) < len(EXPECTED[language]) + 1  # several small definitions share a chunk
+    assert not [c.context for c in first if c.context and ", " in c.context[-1]]  # never two definitions
     covered = {n for c in first for n in range(c.start_line, c.end_line + 1)}
     assert {i + 1 for i, line in enumerate(split_lines(text)) if line.strip()} <= covered
+
+
+def test_packing_definitions_is_the_measured_alternative():
+    text = "import os\n\n\ndef a():\n    return 1\n\n\ndef b():\n    return 2\n\n\nclass C:\n    x = 1\n"
+    alone = chunk_source(text, "python")
+    assert [(c.start_line, c.end_line, c.context) for c in alone] == [
+        (1, 5, ("def a",)), (8, 9, ("def b",)), (12, 13, ("class C",))]  # module code joins its neighbour
+    packed = chunk_source(text, "python", pack_definitions=True)
+    assert [(c.start_line, c.end_line, c.context) for c in packed] == [(1, 13, ("def a, def b, class C",))]
 
 
 @pytest.mark.parametrize("text", [
