@@ -55,7 +55,7 @@ def record_format(config, value: str) -> None:
 
 def hits(config, embedder, text, mode):
     engine = SearchEngine(IndexReader(IndexLayout(config.index_dir)), lambda: embedder)
-    return [h.path for h in engine.query(QueryParams(text=text, mode=mode, limit=10)).hits]
+    return sorted({h.path for h in engine.query(QueryParams(text=text, mode=mode, limit=10)).hits})  # files
 
 
 def test_the_format_id_covers_chunker_header_and_analyzer():
