@@ -25,7 +25,7 @@ from cidx.source.chunker import (CHUNKING_ID, DEFAULT_MAX_CHARS, DEFAULT_MAX_LIN
                                  chunk_text, split_lines)
 
 GROUP_MAX_CHARS = DEFAULT_MAX_CHARS  # neighbours share a chunk up to the line-window size
-DEFINITION_MAX_CHARS = 1600  # a whole definition up to this is one chunk (measured: ADR 0012)
+DEFINITION_MAX_CHARS = 800  # a whole definition up to this is one chunk (measured against 1,600: ADR 0012)
 # Small definitions packed together dilute each other's vector: measured on the dev set, a function
 # sharing its chunk was found less often than one alone (ADR 0012). So a chunk holds at most one
 # definition; module code (imports, constants, a class's header lines) still joins its neighbours.
