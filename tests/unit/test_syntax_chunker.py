@@ -152,3 +152,16 @@ def test_deep_nesting_is_cut_by_windows_not_recursion():
     chunks = chunk_source(text, "python")
     assert chunks and all(len(c.text) <= 800 for c in chunks)
     assert "".join(c.text for c in chunks if c.start_line == 2).replace(" ", "").count("+") == 2999
+
+
+def test_grammars_load_only_when_a_file_is_chunked():
+    import subprocess
+    import sys
+
+    code = ("import sys, cidx.daemon.service, cidx.cli, cidx.indexer, cidx.search.engine\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tree_sitter')))\n"
+            "from cidx.source.syntax_chunker import chunk_source\n"
+            "chunk_source('def f():\\n    return 1\\n', 'python')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tree_sitter')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and "tree_sitter_python" in out[1] and "tree_sitter_go" not in out[1]
