@@ -20,10 +20,12 @@ import numpy as np
 
 from cidx.config import Config
 from cidx.errors import IndexCancelled, StoreCorruptError
-from cidx.source.chunker import CHUNKING_ID, chunk_text
+from cidx.source.chunk_header import HEADER_ID, embedded_text
 from cidx.source.discover import SourceFile, read_source, scan_repository
 from cidx.source.languages import language_for
+from cidx.source.syntax_chunker import SYNTAX_CHUNKING_ID, chunk_source
 from cidx.store import failpoints
+from cidx.store.fts import ANALYZER_ID
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock
 from cidx.store.metadata import FileRow, check_disk_space
@@ -34,6 +36,11 @@ from cidx.store.writer import Batch, NewChunk, StoreWriter
 BATCH_FILES = int(os.environ.get("CIDX_INDEX_BATCH_FILES", "200"))
 BATCH_CHUNKS = 2000
 EMBED_SLICE = 64  # chunks per embed call: progress and cancel checks happen this often
+# What the committed chunks and text index were made with (state "chunking"). An index recorded with
+# another id was cut or analysed differently: the next run rebuilds it whole, in one generation, and
+# says so (REBUILD_NOTICE); vectors of unchanged embedded text come from the cache.
+INDEX_FORMAT_ID = f"{SYNTAX_CHUNKING_ID}+{HEADER_ID}+fts:{ANALYZER_ID}"
+REBUILD_NOTICE = "index built by an older chunker/analyzer: rebuilding it (cached vectors are reused)"
 
 
 def embed_slice(embedder) -> int:
@@ -44,17 +51,18 @@ def embed_slice(embedder) -> int:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    phase: str  # "scan", "index", "commit", "done"
+    phase: str  # "notice" (a line to print: `message`), "scan", "index", "commit", "done"
     files_done: int
     files_total: int
     chunks_done: int
     current_file: str
     chunks_per_s: float
     eta_s: float  # -1 when unknown
+    message: str = ""  # last on the wire, optional: a 7-value tuple from an older daemon still reads
 
     def as_tuple(self) -> tuple:
         return (self.phase, self.files_done, self.files_total, self.chunks_done, self.current_file,
-                self.chunks_per_s, self.eta_s)
+                self.chunks_per_s, self.eta_s, self.message)
 
     @classmethod
     def from_tuple(cls, values) -> "ProgressEvent":
@@ -93,20 +101,21 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
         if not embedder.dim:  # an HTTP model of unknown size: one tiny request tells
             embedder.embed(["dimension probe"])
         try:
-            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
         except StoreCorruptError:
             if not clear:
                 raise
             quarantine_metadata(layout)  # --clear must be able to recover from a damaged database
-            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
         try:
             if fts_only:
                 started = clock()
                 generation = writer.rebuild_fts()
                 return IndexSummary(generation, 0, 0, 0, 0, 0, 0, 0, clock() - started)
-            if writer.generation and writer.chunking != CHUNKING_ID:
-                clear = True  # chunks cut another way: re-chunk everything (unchanged text stays cached)
-            return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run()
+            notice = ""
+            if writer.generation and writer.chunking != INDEX_FORMAT_ID and not clear:
+                clear, notice = True, REBUILD_NOTICE  # never mix chunks cut or analysed two ways
+            return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run(notice)
         except (OSError, sqlite3.OperationalError, ValueError, RuntimeError) as exc:
             check_disk_space(layout.dir, exc)  # out of space: say so, not "internal error"
             raise
@@ -138,10 +147,12 @@ class _Run:
         self.slice = embed_slice(embedder)
         # Files chunked but not embedded yet: their chunks share embed calls, so a remote provider
         # gets full requests even when every file is small.
-        self.pending: list[tuple[FileRow, list[NewChunk]]] = []
+        self.pending: list[tuple[FileRow, list[NewChunk], list[str], list[str]]] = []  # + cache keys, embedded texts
         self.pending_chunks = 0
 
-    def run(self) -> IndexSummary:
+    def run(self, notice: str = "") -> IndexSummary:
+        if notice:
+            self._emit("notice", "", notice)
         self._emit("scan", "")
         manifest = {} if self.clear else self.writer.manifest()
         scan = scan_repository(self.config, judged=lambda f: _unchanged(manifest.get(f.path), f))
@@ -182,10 +193,14 @@ class _Run:
         if old is not None and old.hash == row.hash and not self.clear:
             batch.touch_file(row)
             return
-        language = language_for(source.path) or "text"
-        chunks = [NewChunk(c.start_line, c.end_line, language, content_hash(c.text), c.text)
-                  for c in chunk_text(text)]
-        self.pending.append((row, chunks))
+        language = language_for(source.path)
+        pieces = chunk_source(text, language)
+        chunks = [NewChunk(c.start_line, c.end_line, language or "text", content_hash(c.text), c.text)
+                  for c in pieces]
+        # The vector is of the embedded text (header + lines) and cached under its hash; the chunk
+        # row keeps the hash of its own lines.
+        embedded = [embedded_text(source.path, c) for c in pieces]
+        self.pending.append((row, chunks, [content_hash(e) for e in embedded], embedded))
         self.pending_chunks += len(chunks)
         self.files_indexed += 1
         self.chunks_done += len(chunks)
@@ -197,32 +212,34 @@ class _Run:
         if not self.pending:
             return
         pending, self.pending, self.pending_chunks = self.pending, [], 0
-        vecs = self._embed([c for _, chunks in pending for c in chunks], pending[-1][0].path)
+        vecs = self._embed([k for _, _, keys, _ in pending for k in keys],
+                           [t for _, _, _, texts in pending for t in texts], pending[-1][0].path)
         offset = 0
-        for row, chunks in pending:
+        for row, chunks, _, _ in pending:
             batch.replace_file(row, chunks, vecs[offset:offset + len(chunks)])
             offset += len(chunks)
 
-    def _embed(self, chunks: list[NewChunk], path: str) -> np.ndarray:
+    def _embed(self, keys: list[str], texts: list[str], path: str) -> np.ndarray:
+        """Vectors of `texts`, from the cache (by `keys`, the hashes of the texts) or the model."""
         dim = self.writer.dim
-        if not chunks:
+        if not keys:
             return np.zeros((0, dim), dtype=np.float32)
-        cached = self.writer.cached_vectors(c.hash for c in chunks)
-        missing = [c for c in dict((c.hash, c) for c in chunks).values() if c.hash not in cached]
-        self.cached += len(chunks) - len(missing)
+        cached = self.writer.cached_vectors(keys)
+        missing = [(k, t) for k, t in dict(zip(keys, texts)).items() if k not in cached]
+        self.cached += len(keys) - len(missing)
         for start in range(0, len(missing), self.slice):
             self._check_cancel()
             part = missing[start:start + self.slice]
             t0 = self.clock()
-            vecs = np.asarray(self.embedder.embed([c.text for c in part]), dtype=np.float32)
+            vecs = np.asarray(self.embedder.embed([t for _, t in part]), dtype=np.float32)
             self.embed_seconds += self.clock() - t0
-            self.writer.cache_vectors([c.hash for c in part], vecs)
-            cached.update(zip((c.hash for c in part), vecs))
+            self.writer.cache_vectors([k for k, _ in part], vecs)
+            cached.update(zip((k for k, _ in part), vecs))
             self.embedded += len(part)
             self._emit("index", path)
         if not missing:
             self._emit("index", path)
-        return np.stack([cached[c.hash] for c in chunks]).astype(np.float32)
+        return np.stack([cached[k] for k in keys]).astype(np.float32)
 
     def _commit(self, batch: Batch) -> None:
         self._flush(batch)
@@ -232,13 +249,14 @@ class _Run:
         self.writer.commit(batch)
         failpoints.reached("after_first_batch")
 
-    def _emit(self, phase: str, current: str) -> None:
+    def _emit(self, phase: str, current: str, message: str = "") -> None:
         elapsed = self.clock() - self.started
         rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
         eta = -1.0
         if self.files_done and self.files_total:
             eta = elapsed / self.files_done * (self.files_total - self.files_done)
-        self.progress(ProgressEvent(phase, self.files_done, self.files_total, self.chunks_done, current, rate, eta))
+        self.progress(ProgressEvent(phase, self.files_done, self.files_total, self.chunks_done, current, rate, eta,
+                                    message))
 
 
 def diff_manifest(manifest: dict[str, FileRow], files: list[SourceFile]) -> tuple[list[str], list[SourceFile], int]:

@@ -32,6 +32,9 @@ class IndexProgressBar:
             self.progress.stop()
 
     def update(self, event: ProgressEvent) -> None:
+        if event.phase == "notice":  # one plain line above the bar (e.g. the index is being rebuilt)
+            self.console.print(event.message, markup=False, highlight=False, soft_wrap=True)  # one line
+            return
         if self.task is None:
             self.progress.start()
             self.task = self.progress.add_task("index", total=None, phase="scan", rate=0.0, chunks=0, current="")

@@ -59,8 +59,6 @@ FIXTURE_FILES = {
         function rectangleArea(width, height) {
           return width * height;
         }
-
-        module.exports = { circleArea, rectangleArea };
         ''',
     "lib/sorting.go": '''
         package sorting

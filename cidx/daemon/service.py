@@ -54,8 +54,12 @@ class DaemonState:
     def reindex_for_watch(self) -> None:
         """Serialised with client-requested indexing (index_lock) and, across processes, by the
         writer lock inside run_index."""
+        def log_notice(event: ProgressEvent) -> None:
+            if event.phase == "notice":  # no client to tell: the log says why this run rebuilds
+                log.info("watch: %s", event.message)
+
         with self.index_lock, self.cache.request():
-            run_index(self.config, self.cache.engine.embedder)
+            run_index(self.config, self.cache.engine.embedder, progress=log_notice)
 
     def stop_watch(self) -> bool:
         watcher, self.watcher = self.watcher, None

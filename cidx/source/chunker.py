@@ -28,6 +28,11 @@ class Chunk:
     start_line: int  # 1-based, inclusive
     end_line: int  # inclusive
     text: str  # lines start_line..end_line joined by "\n" (no trailing newline), or a slice of one long line
+    # Where the chunk lives, for the embedded header only (never shown, never full-text indexed):
+    # enclosing definitions outermost first (e.g. "class Foo", "def bar"), and for a later piece of
+    # a split definition its signature line.
+    context: tuple[str, ...] = ()
+    signature: str = ""
 
 
 def split_lines(text: str) -> list[str]:

@@ -17,8 +17,10 @@ from cidx.errors import StoreCorruptError
 from cidx.store.analysis import any_term_terms, index_terms, is_description, query_words
 from cidx.store.layout import fsync_tree, remove_path
 
-# Identifies the text analysis (cidx/store/analysis.py) an index was built with. v1: `\w+` runs
-# whole, fields content/content_cs. v2 (ADR 0013): runs whole plus their words, fields words/words_cs.
+# Identifies the text analysis (cidx/store/analysis.py) an index was built with; part of the recorded
+# index format (cidx/indexer.py INDEX_FORMAT_ID): bumping it makes the next `cidx index` rebuild.
+# v1: `\w+` runs whole, fields content/content_cs. v2 (ADR 0013): runs whole plus their words,
+# fields words/words_cs.
 ANALYZER_ID = "v2"
 WRITER_HEAP_BYTES = 64_000_000
 FIELD, FIELD_CS = "words", "words_cs"  # lower-cased terms; terms in their original case

@@ -33,7 +33,7 @@ def committed_generation(config) -> int:
 
 def fts_paths(config, embedder, word):
     engine = SearchEngine(IndexReader(IndexLayout(config.index_dir)), lambda: embedder)
-    return sorted(h.path for h in engine.query(QueryParams(text=word, mode="fts", limit=50)).hits)
+    return sorted({h.path for h in engine.query(QueryParams(text=word, mode="fts", limit=50)).hits})  # files
 
 
 @pytest.fixture

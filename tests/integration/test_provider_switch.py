@@ -31,7 +31,7 @@ def test_unknown_model_size_is_learned_and_indexing_works(tmp_path, server):
     summary = run_index(config, make_embedder(config))
     assert summary.files_indexed == 6
     result = run_query_standalone(config, QueryParams(text="sort numbers"))
-    assert len(result.hits) == 6 and all(h.source == "semantic" for h in result.hits)
+    assert len(result.hits) == 7 and all(h.source == "semantic" for h in result.hits)  # every chunk
     assert {len(r["body"]["input"]) for r in server.requests} >= {1}  # probe, then batches
     assert DIM == 8
 
