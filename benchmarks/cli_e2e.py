@@ -167,9 +167,9 @@ def run(ctx: common.Context) -> dict:
     rows.append(["  of which daemon search (server)", *[server[k]["search"] for k in probes]])
     t3 = common.table("cli_e2e: where the time goes on the fast path, ms (medians of fresh-process probes)",
                       ["step", *probes], rows,
-                      note="the probe makes the calls of cidx/entry.py + client/fast_query.py in order; "
+                      note="the probe makes the calls of cidx/entry.py + cidx/fastpath/query.py in order; "
                            f"code pack used in {sum(d.get('_code_pack', False) for k in probes for d in probes[k])}"
-                           f" of {sum(len(probes[k]) for k in probes)} probes (cidx/code_pack.py)")
+                           f" of {sum(len(probes[k]) for k in probes)} probes (cidx/fastpath/code_pack.py)")
 
     # importtime: top-level imports by median cumulative time
     agg = {}

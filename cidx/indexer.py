@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from cidx.config import Config
-from cidx.errors import IndexCancelled, StoreCorruptError
+from cidx.fastpath.errors import IndexCancelled, StoreCorruptError
 from cidx.source.chunker import CHUNKING_ID, chunk_text
 from cidx.source.discover import SourceFile, discover_files, read_source
 from cidx.source.languages import language_for

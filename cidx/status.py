@@ -37,7 +37,7 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
             "last_index_time": float(state["last_index_time"]) if "last_index_time" in state else None,
         })
         if verify:
-            from cidx.errors import CidxError
+            from cidx.fastpath.errors import CidxError
             from cidx.store.check import verify_index
 
             try:
@@ -46,7 +46,7 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
                 info["problems"] = [exc.message]
     if config.daemon.enabled:
         from cidx.client.control import daemon_status
-        from cidx.daemon.socket_path import log_path, socket_path
+        from cidx.fastpath.socket_path import log_path, socket_path
 
         info["daemon"] = daemon_status(config)
         info["daemon_socket"] = str(socket_path(config.config_dir))

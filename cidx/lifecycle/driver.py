@@ -13,7 +13,7 @@ queries are; an indexing call is incremental, so a repeat redoes only unfinished
 from cidx.lifecycle.client import ClientLifecycle
 from cidx.lifecycle.errors import ConnectionFailure, LifecycleError
 from cidx.lifecycle.table import CLIENT, FALLBACK, STARTING, STOPPED
-from cidx.record import record
+from cidx.fastpath.record import record
 
 # What counts as "could not reach/start the daemon" during probe/spawn/connect. These have no
 # query semantics, so plain OSErrors (refused, missing socket file, exec failure) count too.

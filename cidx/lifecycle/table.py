@@ -12,7 +12,7 @@ Row semantics:
   exception propagates (a failed load leaves the cache evicted).
 """
 
-from cidx.record import record
+from cidx.fastpath.record import record
 
 STOPPED, STARTING, WARM, EVICTED, CRASHED, FALLBACK = (
     "stopped", "starting", "warm", "evicted", "crashed", "fallback")
@@ -45,7 +45,7 @@ GUARDS = {
 }
 
 
-# A record (cidx/record.py: a namedtuple without importing collections), not a dataclass: the
+# A record (cidx/fastpath/record.py: a namedtuple without importing collections), not a dataclass: the
 # client's fast path imports this module.
 Row = record("Row", "machine source trigger dest guard effect note", defaults=((), None, ""))
 Row.__doc__ = """One transition: `trigger` in `source` goes to `dest` when every name in `guard` holds,

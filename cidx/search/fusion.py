@@ -6,7 +6,7 @@ robust when one side is empty. k=60 is the constant of Cormack et al. (2009).
 
 from __future__ import annotations
 
-from cidx.results import Hit
+from cidx.fastpath.results import Hit
 
 RRF_K = 60
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from cidx.errors import ConfigError
+from cidx.fastpath.errors import ConfigError
 from cidx.source.languages import language_for
 
 ALWAYS_SKIP = frozenset({".git", ".code-indexer"})  # whatever exclude_patterns says

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import tantivy
 
-from cidx.errors import StoreCorruptError
+from cidx.fastpath.errors import StoreCorruptError
 from cidx.store.layout import fsync_tree, remove_path
 
 TOKEN_PATTERN = r"\w+"  # identifiers stay whole: `parse_config` is one token

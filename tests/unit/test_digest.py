@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cidx.digest import config_digest
+from cidx.fastpath.digest import config_digest
 
 configs = st.binary(min_size=1, max_size=4000)
 

@@ -1,4 +1,4 @@
-from cidx.results import Hit
+from cidx.fastpath.results import Hit
 from cidx.search.fusion import RRF_K, reciprocal_rank_fusion
 
 

@@ -1,4 +1,4 @@
-"""cidx.record.record behaves like collections.namedtuple for everything cidx does with records."""
+"""cidx.fastpath.record.record behaves like collections.namedtuple for everything cidx does with records."""
 
 import pickle
 from collections import namedtuple
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cidx.record import record
+from cidx.fastpath.record import record
 
 FIELDS = "path start_line score source"
 DEFAULTS = ("fts",)

@@ -4,14 +4,14 @@ cidx.config validates everything with dataclasses (which import inspect: ~15 ms)
 only needs the repository root, the daemon's retry settings and the config digest. Anything it
 cannot vouch for (an odd value, a missing key of the wrong type) sends the invocation to the full
 CLI, which reports the problem properly. The other keys are validated by cidx.config before a
-daemon is spawned (client/delegate.py), and the running daemon validated them when it started.
+daemon is spawned (delegate.py), and the running daemon validated them when it started.
 """
 
 import os
 
-from cidx import lightjson
-from cidx.digest import config_digest
-from cidx.record import record
+from cidx.fastpath import lightjson
+from cidx.fastpath.digest import config_digest
+from cidx.fastpath.record import record
 
 DaemonSettings = record("DaemonSettings", "retry_delays_ms max_retries")
 DEFAULT_DELAYS = (100, 500, 1000, 2000)
