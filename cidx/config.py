@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from cidx.fastpath.digest import config_digest
+from cidx.fastpath.config import config_digest
 from cidx.fastpath.errors import ConfigError
 
 SCHEMA_VERSION = "2.0.0"
@@ -88,7 +88,7 @@ class Config:
         return (json.dumps(self.to_json_dict(), indent=2) + "\n").encode("utf-8")
 
     def fingerprint(self) -> str:
-        """The handshake's config identity: digest of the file's bytes (cidx/fastpath/digest.py)."""
+        """The handshake's config identity: digest of the file's bytes (cidx/fastpath/config.py)."""
         return self.raw_digest or config_digest(self.to_json_bytes())
 
 

@@ -12,12 +12,13 @@ tests/unit/test_query_args.py checks that against argparse itself on generated c
   bad values left to right, then a missing TEXT, then unrecognized options.
 """
 
+from collections import namedtuple
+
 from cidx.fastpath.errors import UsageError
-from cidx.fastpath.record import record
 
 # flags: ("-l", "--limit"); dest: the key of the result; kind: "flag" | "value" | "append" | "help";
 # convert(str) -> value raises ValueError with the message to show; choices: allowed values or ().
-Option = record("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
+Option = namedtuple("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
 
 
 def _is_negative_number(word: str) -> bool:

@@ -23,8 +23,8 @@ import _frozen_importlib_external
 
 # The fast path after cidx.entry, cidx.fastpath and this module (which load the usual way).
 PACKED = (
-    "cidx.fastpath.process_exit", "cidx.fastpath.config", "cidx.fastpath.lightjson", "cidx.fastpath.digest",
-    "cidx.fastpath.record", "cidx.fastpath.query", "cidx.fastpath.errors", "cidx.fastpath.params",
+    "cidx.fastpath.process_exit", "cidx.fastpath.config", "cidx.fastpath.lightjson",
+    "cidx.fastpath.query", "cidx.fastpath.errors", "cidx.fastpath.params",
     "cidx.fastpath.argv", "cidx.fastpath.render", "cidx.fastpath.results", "cidx.fastpath.delegate",
     "cidx.fastpath.socket_path", "cidx.fastpath.protocol", "cidx.lifecycle", "cidx.lifecycle.client",
     "cidx.lifecycle.machine", "cidx.lifecycle.errors", "cidx.lifecycle.table", "cidx.lifecycle.driver",

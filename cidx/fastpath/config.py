@@ -8,14 +8,22 @@ daemon is spawned (delegate.py), and the running daemon validated them when it s
 """
 
 import os
+import zlib
+from collections import namedtuple
 
 from cidx.fastpath import lightjson
-from cidx.fastpath.digest import config_digest
-from cidx.fastpath.record import record
 
-DaemonSettings = record("DaemonSettings", "retry_delays_ms max_retries")
+DaemonSettings = namedtuple("DaemonSettings", "retry_delays_ms max_retries")
 DEFAULT_DELAYS = (100, 500, 1000, 2000)
 DEFAULT_RETRIES = 4
+
+
+def config_digest(data: bytes) -> str:
+    """The config fingerprint of the version handshake: crc32 of config.json's bytes, and their
+    length. Client and daemon both hash the same file, so the fast path needs no parsing for it and
+    any edit makes a running daemon give way to a fresh one. It detects change, it is not security:
+    an edit within 4 bytes always changes it, others collide with odds of about 2**-32."""
+    return f"{zlib.crc32(data):08x}-{len(data):x}"
 
 
 class FastConfig:

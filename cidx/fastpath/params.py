@@ -6,9 +6,10 @@ before deciding whether to talk to the daemon. The click CLI hands the raw `quer
 `parse_query_args`, so there is no second parser anywhere; cidx/fastpath/argv.py is its engine.
 """
 
+from collections import namedtuple
+
 from cidx.fastpath.argv import ArgvParser, Option
 from cidx.fastpath.errors import UsageError
-from cidx.fastpath.record import record
 
 MODES = ("semantic", "fts", "hybrid")
 ACCURACY_EF = {"fast": 32, "balanced": 96, "high": 400}
@@ -17,14 +18,13 @@ MAX_QUERY_CHARS = 10_000
 OUTPUT_FORMATS = ("rich", "quiet", "json")
 
 
-# An immutable record (cidx/fastpath/record.py: a namedtuple without importing collections) rather than a
-# dataclass: the fast path imports this module and dataclasses costs ~15 ms there (it imports
-# inspect). Fields, in order:
+# A namedtuple rather than a dataclass: the fast path imports this module and dataclasses costs
+# ~15 ms there (it imports inspect; ADR 0008). Fields, in order:
 #   text, mode (semantic|fts|hybrid), limit, languages, exclude_languages, path_filters,
 #   exclude_paths, min_score, accuracy, edit_distance (FTS fuzzy; --fuzzy alone means 1),
 #   case_sensitive, regex, snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
 #   never changes which hits are found)
-_QueryParamsBase = record(
+_QueryParamsBase = namedtuple(
     "_QueryParamsBase",
     "text mode limit languages exclude_languages path_filters exclude_paths min_score accuracy edit_distance "
     "case_sensitive regex snippet_lines output",

@@ -236,7 +236,7 @@ def test_parity_daemon_and_standalone(parity_repo, argv):
 HEAVY = ("click", "rich", "numpy", "tantivy", "hnswlib", "tokenizers", "safetensors")
 # Light but costly in a fresh interpreter (ADR 0008, ADR 0009): the warm path does without them.
 COSTLY = ("rpyc", "transitions", "dataclasses", "inspect", "json", "re", "argparse", "pathlib", "socket", "enum",
-          "collections", "subprocess", "__future__", "zlib", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
+          "subprocess", "__future__", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
 
 
 @pytest.mark.parametrize("output", [["-q"], ["--json"], []])
