@@ -22,10 +22,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # Bytecode for cidx itself: without it every short-lived `cidx query` recompiles what it imports
 # (and PYTHONDONTWRITEBYTECODE, set in some shells, would keep it that way). Same for the query
-# fast path's code pack (cidx/code_pack.py), which daemons otherwise write when they start.
+# fast path's code pack (cidx/fastpath/code_pack.py), which daemons otherwise write when they start.
 install: $(VENV)/.installed
 	$(BIN)/python -m compileall -q cidx
-	$(BIN)/python -m cidx.code_pack
+	$(BIN)/python -m cidx.fastpath.code_pack
 
 demo: install
 	$(BIN)/cidx init --daemon --force .

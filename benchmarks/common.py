@@ -201,7 +201,7 @@ def query_argv(mode: str, text: str, *extra: str) -> list[str]:
 
 
 def wire_params(mode: str, text: str, *extra: str) -> tuple:
-    from cidx.params import parse_query_args
+    from cidx.fastpath.params import parse_query_args
 
     return parse_query_args([text, *MODE_FLAGS[mode], *extra]).to_wire()
 
@@ -393,7 +393,7 @@ class Daemon:
         self.config = load_ws_config(ws)
         if not self.config.daemon.enabled:
             raise RuntimeError(f"{ws.config_path}: daemon.enabled is false")
-        from cidx.daemon.socket_path import socket_path
+        from cidx.fastpath.socket_path import socket_path
 
         self.socket_path = socket_path(self.config.config_dir)
         self.proc: subprocess.Popen | None = None
@@ -435,10 +435,10 @@ class Daemon:
         raise RuntimeError(f"daemon did not answer within {timeout:.0f}s")
 
     def connect(self, kind: str = "wire", *, hello: bool = True):
-        """A connection that has done the handshake: kind "wire" (cidx.client.wire, the query fast
+        """A connection that has done the handshake: kind "wire" (cidx.fastpath.wire, the query fast
         path) or "rpyc" (cidx.client.connection, the rpyc library)."""
         if kind == "wire":
-            from cidx.client.wire import WireConnection
+            from cidx.fastpath.wire import WireConnection
 
             conn = WireConnection(self.socket_path, call_timeout=60)
         elif kind == "rpyc":
@@ -462,7 +462,7 @@ class Daemon:
                                "it leaves now")
 
     def status(self) -> dict:
-        from cidx.client.wire import WireConnection
+        from cidx.fastpath.wire import WireConnection
 
         conn = WireConnection(self.socket_path, call_timeout=10)
         try:
@@ -512,7 +512,7 @@ class Daemon:
     def _stop_stray(self) -> None:
         """A daemon left serving this workspace (an earlier run that was SIGKILLed, or one that a
         `cidx query` auto-started) is ours by definition: stop it before measuring."""
-        from cidx.client.wire import WireConnection
+        from cidx.fastpath.wire import WireConnection
 
         if not os.path.lexists(self.socket_path):
             return

@@ -1,6 +1,6 @@
 """Section `daemon_rpc`: in-process round trips to a real daemon. The first query after start (cold
 cache) against the load time the daemon logs; then per query type the latency through the stdlib
-wire client (cidx.client.wire, what `cidx query` uses) and through the rpyc library
+wire client (cidx.fastpath.wire, what `cidx query` uses) and through the rpyc library
 (cidx.client.connection), alternating query by query; ping and connect+hello for the fixed cost."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if __package__ in (None, ""):
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
-from cidx.results import QueryResult  # noqa: E402
+from cidx.fastpath.results import QueryResult  # noqa: E402
 
 MODES = ("semantic", "fts", "hybrid")
 KINDS = ("wire", "rpyc")

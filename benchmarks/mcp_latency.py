@@ -1,6 +1,6 @@
 """Section `mcp_latency`: the MCP `search` tool's latency through a warm daemon, measured from the
 SDK's own stdio client (`cidx mcp` spawned as an agent would), side by side with the same search
-made in-process by the client function the server calls (cidx.client.fast_query.search: connect,
+made in-process by the client function the server calls (cidx.fastpath.query.search: connect,
 handshake, query, as `cidx query` does), alternating call by call; the difference is what MCP
 adds (JSON-RPC over pipes, a worker thread, structured content and its validation by the client).
 
@@ -29,9 +29,9 @@ def run(ctx: common.Context) -> dict:
     import anyio
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
-    from cidx.client import fast_query
-    from cidx.client.fast_config import read_fast_config
-    from cidx.params import QueryParams
+    from cidx.fastpath import query as fast_query
+    from cidx.fastpath.config import read_fast_config
+    from cidx.fastpath.params import QueryParams
 
     ws = ctx.ws
     common.cidx_init(ws, daemon=True)

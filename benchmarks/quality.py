@@ -89,8 +89,8 @@ def index_workspace(root: Path, blas_threads: dict) -> dict:
 def run_queries(root: Path, queries: list[qc.Query], modes: tuple[str, ...]) -> dict:
     """Every query in every mode through one in-process SearchEngine: mode -> {results, seconds, errors}."""
     from cidx.config import load_config
-    from cidx.errors import UsageError
-    from cidx.params import QueryParams
+    from cidx.fastpath.errors import UsageError
+    from cidx.fastpath.params import QueryParams
     from cidx.services import make_engine
 
     engine = make_engine(load_config(root / ".code-indexer" / "config.json"))

@@ -19,7 +19,7 @@ from benchmarks import common  # noqa: E402
 
 MODES = ("semantic", "fts", "hybrid")
 IMPORTS_CLI = "import cidx.cli"
-IMPORTS_ALL = ("import cidx.cli, cidx.params, cidx.render, cidx.services, cidx.search.engine, "
+IMPORTS_ALL = ("import cidx.cli, cidx.fastpath.params, cidx.fastpath.render, cidx.services, cidx.search.engine, "
                "cidx.store.reader, cidx.embed.local_minilm")
 PROBE = Path(__file__).resolve().parent / "probes" / "standalone.py"
 

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
-from cidx.results import QueryResult  # noqa: E402
+from cidx.fastpath.results import QueryResult  # noqa: E402
 
 MODES = ("semantic", "fts", "hybrid")
 SPEC_METHOD = {"semantic": "query", "fts": "query_fts", "hybrid": "query_hybrid"}

@@ -16,8 +16,8 @@ import click
 from cidx import __version__
 from cidx.config import (PROVIDERS, Config, DaemonConfig, EmbeddingConfig, find_and_load, find_config_upward,
                          write_config)
-from cidx.errors import CidxError, ConfigError, UsageError
-from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
+from cidx.fastpath.errors import CidxError, ConfigError, UsageError
+from cidx.fastpath.process_exit import SIGPIPE_EXIT, silence_stdout
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,8 +119,8 @@ def print_dry_run(scan, *, verbose: bool) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def query(args: tuple[str, ...]) -> None:
     """Search: cidx query TEXT [--fts|--hybrid] [options]; `cidx query --help` lists them."""
-    from cidx.params import parse_query_args
-    from cidx.render import render
+    from cidx.fastpath.params import parse_query_args
+    from cidx.fastpath.render import render
     from cidx.services import run_query_standalone
 
     params = parse_query_args(list(args))

@@ -11,8 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from cidx.digest import config_digest
-from cidx.errors import ConfigError
+from cidx.fastpath.config import config_digest
+from cidx.fastpath.errors import ConfigError
 
 SCHEMA_VERSION = "2.0.0"
 CONFIG_DIR_NAME = ".code-indexer"
@@ -105,7 +105,7 @@ class Config:
         return (json.dumps(self.to_json_dict(), indent=2) + "\n").encode("utf-8")
 
     def fingerprint(self) -> str:
-        """The handshake's config identity: digest of the file's bytes (cidx/digest.py)."""
+        """The handshake's config identity: digest of the file's bytes (cidx/fastpath/config.py)."""
         return self.raw_digest or config_digest(self.to_json_bytes())
 
 
@@ -157,7 +157,7 @@ def write_config(config: Config) -> Path:
 
 
 def socket_path_for(config: Config) -> Path:
-    """The daemon socket. See cidx/daemon/socket_path.py for the deep-path fallback."""
+    """The daemon socket. See cidx/fastpath/socket_path.py for the deep-path fallback."""
     return config.config_dir / "daemon.sock"
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from cidx.config import Config
-from cidx.errors import IndexCancelled, StoreCorruptError
+from cidx.fastpath.errors import IndexCancelled, StoreCorruptError
 from cidx.source.chunk_header import HEADER_ID, embedded_text
 from cidx.source.discover import SourceFile, read_source, scan_repository
 from cidx.source.languages import language_for

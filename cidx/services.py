@@ -4,8 +4,8 @@ CLI and the daemon so both search with exactly the same code."""
 from __future__ import annotations
 
 from cidx.config import Config
-from cidx.params import QueryParams
-from cidx.results import QueryResult
+from cidx.fastpath.params import QueryParams
+from cidx.fastpath.results import QueryResult
 
 
 def make_embedder(config: Config):

@@ -39,7 +39,7 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
             "skipped": _skip_counts(state.get("skipped")),
         })
         if verify:
-            from cidx.errors import CidxError
+            from cidx.fastpath.errors import CidxError
             from cidx.store.check import verify_index
 
             try:
@@ -48,7 +48,7 @@ def collect_status(config: Config, *, verify: bool = False) -> dict:
                 info["problems"] = [exc.message]
     if config.daemon.enabled:
         from cidx.client.control import daemon_status
-        from cidx.daemon.socket_path import log_path, socket_path
+        from cidx.fastpath.socket_path import log_path, socket_path
 
         info["daemon"] = daemon_status(config)
         info["daemon_socket"] = str(socket_path(config.config_dir))

@@ -1,5 +1,5 @@
 """Run by cli_e2e.py in a fresh interpreter, cwd = the workspace: the steps of `cidx query` on the
-daemon fast path (cidx/entry.py main -> cidx/client/fast_query.py run_query), each timed with
+daemon fast path (cidx/entry.py main -> cidx/fastpath/query.py run_query), each timed with
 perf_counter, then the modules it imported. It imports nothing the fast path does not (json only
 after the last measurement), so the import costs land in the step that pays them. It reports its
 first and last perf_counter readings so that the parent can tell interpreter start from exit.
@@ -22,25 +22,25 @@ def main() -> None:
 
     import cidx.entry  # noqa: F401
     lap("import cidx.entry")
-    from cidx import code_pack
+    from cidx.fastpath import code_pack
 
     packed = code_pack.install()  # as entry.main does
     lap("code pack (import + install)")
-    from cidx.client.fast_config import read_fast_config
+    from cidx.fastpath.config import read_fast_config
 
     config = read_fast_config(os.getcwd())
     if config is None:
         raise SystemExit("no daemon-enabled config here: the fast path would not be taken")
-    lap("import fast_config + read config")
-    from cidx.client import fast_query  # noqa: F401  (params, argv, render, results, errors)
-    from cidx.params import parse_query_args
-    from cidx.render import render
-    from cidx.results import QueryResult
+    lap("import fastpath.config + read config")
+    from cidx.fastpath import query  # noqa: F401  (params, argv, render, results, errors)
+    from cidx.fastpath.params import parse_query_args
+    from cidx.fastpath.render import render
+    from cidx.fastpath.results import QueryResult
 
-    lap("import fast_query (params, render, results)")
+    lap("import fastpath.query (params, render, results)")
     params = parse_query_args(argv)
     lap("parse args")
-    from cidx.client.delegate import DaemonEffects, run_via_daemon
+    from cidx.fastpath.delegate import DaemonEffects, run_via_daemon
 
     lap("import delegate (lifecycle, wire)")
     marks = {}
@@ -63,7 +63,7 @@ def main() -> None:
         marks["query RPC (reply wait)"] = (time.perf_counter() - t0) * 1e3
         return value
 
-    import cidx.client.delegate as delegate
+    import cidx.fastpath.delegate as delegate
 
     real = delegate.DaemonEffects
     delegate.DaemonEffects = TimedEffects  # run_via_daemon builds its effects from this name

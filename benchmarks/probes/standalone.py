@@ -1,5 +1,5 @@
 """Run by query_standalone.py in a fresh interpreter: the calls of `cidx query` in standalone mode
-(cidx/cli.py `query` -> cidx/services.py -> SearchEngine.query -> cidx/render.py render), each timed with
+(cidx/cli.py `query` -> cidx/services.py -> SearchEngine.query -> cidx/fastpath/render.py render), each timed with
 perf_counter. Usage: python benchmarks/probes/standalone.py ROOT OUT_JSON QUERY_ARGS..."""
 
 import time
@@ -20,8 +20,8 @@ def main() -> None:
 
     import cidx.cli  # noqa: F401  (click, config, errors: what the console script imports first)
     lap("import cidx.cli (click)")
-    from cidx.params import parse_query_args
-    from cidx.render import render
+    from cidx.fastpath.params import parse_query_args
+    from cidx.fastpath.render import render
     from cidx.services import make_embedder
     lap("import params, render, services")
     from cidx.search.engine import SearchEngine

@@ -1,5 +1,5 @@
 """Talking to a repository's daemon with the rpyc library (indexing with progress callbacks, status,
-start/stop), and spawning it. The query fast path uses client/wire.py instead.
+start/stop), and spawning it. The query fast path uses cidx/fastpath/wire.py instead.
 
 Connection-level failures (refused, reset, EOF, timeout) are raised as lifecycle.ConnectionFailure;
 a reply ("error", code, message) from the daemon is a query error and is raised as a CidxError.
@@ -12,8 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
-from cidx.daemon.protocol import ERROR, OK, PROTOCOL_CONFIG
-from cidx.errors import CidxError
+from cidx.fastpath.protocol import ERROR, OK, PROTOCOL_CONFIG
+from cidx.fastpath.errors import CidxError
 from cidx.lifecycle.errors import ConnectionFailure
 
 CONNECT_TIMEOUT = 2.0  # connecting and the handshake: a live daemon answers in milliseconds

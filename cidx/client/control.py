@@ -8,8 +8,8 @@ import time
 
 from cidx.client.connection import DaemonConnection, spawn_daemon
 from cidx.config import Config
-from cidx.daemon.socket_path import log_path, socket_path
-from cidx.errors import CidxError
+from cidx.fastpath.socket_path import log_path, socket_path
+from cidx.fastpath.errors import CidxError
 from cidx.lifecycle import ConnectionFailure
 
 STOP_WAIT = 10.0

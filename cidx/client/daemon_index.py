@@ -9,9 +9,9 @@ import signal
 import sys
 
 from cidx.client.connection import DaemonConnection
-from cidx.client.delegate import fallback_notice, run_via_daemon
+from cidx.fastpath.delegate import fallback_notice, run_via_daemon
 from cidx.config import Config
-from cidx.daemon.socket_path import socket_path
+from cidx.fastpath.socket_path import socket_path
 from cidx.indexer import IndexSummary, ProgressEvent
 from cidx.lifecycle import ConnectionFailure
 from cidx.progress_ui import IndexProgressBar, print_summary

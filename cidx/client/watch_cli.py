@@ -7,7 +7,7 @@ import sys
 import time
 
 from cidx.client.connection import DaemonConnection
-from cidx.client.delegate import fallback_notice, run_via_daemon
+from cidx.fastpath.delegate import fallback_notice, run_via_daemon
 from cidx.indexer import run_index
 from cidx.services import make_embedder
 from cidx.watch import Watcher, snapshot
@@ -27,7 +27,7 @@ def watch_in_daemon(config, debounce: float) -> bool:
 
 def stop_watch_in_daemon(config) -> bool | None:
     """True: stopped; False: it was not watching; None: no daemon."""
-    from cidx.daemon.socket_path import socket_path
+    from cidx.fastpath.socket_path import socket_path
     from cidx.lifecycle import ConnectionFailure
 
     try:

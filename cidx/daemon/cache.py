@@ -14,10 +14,10 @@ import time
 from contextlib import contextmanager
 from typing import Callable
 
-from cidx.errors import CidxError
+from cidx.fastpath.errors import CidxError
 from cidx.lifecycle import STOPPED, CacheLifecycle
-from cidx.params import QueryParams
-from cidx.results import QueryResult
+from cidx.fastpath.params import QueryParams
+from cidx.fastpath.results import QueryResult
 
 log = logging.getLogger("cidx.daemon")
 

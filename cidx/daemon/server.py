@@ -24,13 +24,13 @@ from rpyc.utils.authenticators import AuthenticationError
 from rpyc.utils.helpers import classpartial
 from rpyc.utils.server import ThreadedServer
 
-from cidx import code_pack
+from cidx.fastpath import code_pack
 from cidx.config import CONFIG_DIR_NAME, CONFIG_FILE_NAME, load_config
 from cidx.daemon.cache import DaemonCache, run_eviction_loop
-from cidx.daemon.protocol import PROTOCOL_CONFIG
+from cidx.fastpath.protocol import PROTOCOL_CONFIG
 from cidx.daemon.service import CidxDaemonService, DaemonState
-from cidx.daemon.socket_path import lock_path, log_path, socket_path
-from cidx.errors import CidxError
+from cidx.fastpath.socket_path import lock_path, log_path, socket_path
+from cidx.fastpath.errors import CidxError
 
 log = logging.getLogger("cidx.daemon")
 # rpyc logs four INFO lines per connection (accepted, authenticated, welcome, goodbye): at the
@@ -156,7 +156,7 @@ class Daemon:
                                    args=(self.cache, self.config.daemon.eviction_check_interval_seconds,
                                          self.stopping.wait))
         evictor.start()
-        # The client's code pack (cidx/code_pack.py) is brought up to date here, off every client's path.
+        # The client's code pack (cidx/fastpath/code_pack.py) is brought up to date here, off every client's path.
         threading.Thread(target=code_pack.refresh, name="code-pack", daemon=True).start()
         try:
             self.server.start()  # returns once close() deactivates the listener

@@ -21,11 +21,11 @@ from pathlib import Path
 import rpyc
 
 from cidx import __version__
-from cidx.daemon.protocol import ERROR, OK, PROTOCOL_VERSION
+from cidx.fastpath.protocol import ERROR, OK, PROTOCOL_VERSION
 from cidx.daemon.spec_interface import SpecInterface
-from cidx.errors import CidxError, IndexBusyError, UsageError, WrongProjectError
+from cidx.fastpath.errors import CidxError, IndexBusyError, UsageError, WrongProjectError
 from cidx.indexer import ProgressEvent, run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 
 log = logging.getLogger("cidx.daemon")
 

@@ -21,7 +21,7 @@ import logging
 from rpyc.core.netref import BaseNetref
 
 from cidx.daemon.spec_options import params_from_kwargs
-from cidx.errors import (CidxError, ConfigError, DiskFullError, EmbeddingError, IndexBusyError, IndexCancelled,
+from cidx.fastpath.errors import (CidxError, ConfigError, DiskFullError, EmbeddingError, IndexBusyError, IndexCancelled,
                          IndexMissingError, StoreCorruptError, UsageError, WrongProjectError)
 
 log = logging.getLogger("cidx.daemon")

@@ -4,8 +4,8 @@ turned into the one QueryParams. Types are checked with params.py's own wire-typ
 by QueryParams.validate(), so a kwarg means exactly what the same CLI option means (ADR 0014).
 """
 
-from cidx.errors import UsageError
-from cidx.params import _WIRE_TYPES, QueryParams
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import _WIRE_TYPES, QueryParams
 
 # kwarg (a QUERY_OPTIONS dest) -> QueryParams field
 LIST_KWARGS = {"language": "languages", "exclude_language": "exclude_languages",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cidx.config import EmbeddingConfig
 from cidx.embed.base import Embedder
-from cidx.errors import EmbeddingError
+from cidx.fastpath.errors import EmbeddingError
 
 __all__ = ["Embedder", "make_embedder"]
 

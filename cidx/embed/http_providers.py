@@ -28,7 +28,7 @@ import numpy as np
 from cidx.config import EmbeddingConfig
 from cidx.embed.base import l2_normalise
 from cidx.embed.inflight import RateGate, plan_batches, run_in_flight
-from cidx.errors import EmbeddingError
+from cidx.fastpath.errors import EmbeddingError
 
 # Documented default output sizes, so `dim` is right before the first call. Any other model's
 # size is learned from its first response.

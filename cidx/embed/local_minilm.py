@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cidx.errors import EmbeddingError
+from cidx.fastpath.errors import EmbeddingError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "all_minilm_l6_v2"

@@ -10,10 +10,11 @@ dim line. `call()` may run more than once (after a restart), so it must be safe 
 queries are; an indexing call is incremental, so a repeat redoes only unfinished work.
 """
 
+from collections import namedtuple
+
 from cidx.lifecycle.client import ClientLifecycle
 from cidx.lifecycle.errors import ConnectionFailure, LifecycleError
 from cidx.lifecycle.table import CLIENT, FALLBACK, STARTING, STOPPED
-from cidx.record import record
 
 # What counts as "could not reach/start the daemon" during probe/spawn/connect. These have no
 # query semantics, so plain OSErrors (refused, missing socket file, exec failure) count too.
@@ -47,7 +48,7 @@ class ClientEffects:
         raise NotImplementedError
 
 
-Outcome = record("Outcome", "via_daemon value fallback_reason", defaults=(None, None))
+Outcome = namedtuple("Outcome", "via_daemon value fallback_reason", defaults=(None, None))
 Outcome.__doc__ = """How drive_client ended. via_daemon: bool; value: what call() returned (only when
 via_daemon); fallback_reason: why not, one line for the user (only when not via_daemon)."""
 

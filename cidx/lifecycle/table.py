@@ -12,7 +12,7 @@ Row semantics:
   exception propagates (a failed load leaves the cache evicted).
 """
 
-from cidx.record import record
+from collections import namedtuple
 
 STOPPED, STARTING, WARM, EVICTED, CRASHED, FALLBACK = (
     "stopped", "starting", "warm", "evicted", "crashed", "fallback")
@@ -45,9 +45,9 @@ GUARDS = {
 }
 
 
-# A record (cidx/record.py: a namedtuple without importing collections), not a dataclass: the
-# client's fast path imports this module.
-Row = record("Row", "machine source trigger dest guard effect note", defaults=((), None, ""))
+# A namedtuple, not a dataclass: the client's fast path imports this module, and dataclasses imports
+# inspect (~15 ms; ADR 0008). collections is loaded anyway by then (ADR 0016).
+Row = namedtuple("Row", "machine source trigger dest guard effect note", defaults=((), None, ""))
 Row.__doc__ = """One transition: `trigger` in `source` goes to `dest` when every name in `guard` holds,
 running the callback named `effect` first. `note` is for the rendered docs."""
 

@@ -4,7 +4,7 @@ The SDK is an optional extra (`pip install 'cidx[mcp]'`); only cidx/mcp/server.p
 nothing on the query fast path imports this package.
 """
 
-from cidx.errors import CidxError
+from cidx.fastpath.errors import CidxError
 
 INSTALL_HINT = "pip install 'cidx[mcp]'"
 MIN_SDK_MAJOR = 2

@@ -1,4 +1,4 @@
-"""A tool call's JSON arguments -> the one QueryParams (cidx/params.py), or a clear UsageError.
+"""A tool call's JSON arguments -> the one QueryParams (cidx/fastpath/params.py), or a clear UsageError.
 
 The JSON types are checked against the tool's published schema (cidx/mcp/tools.py), then
 QueryParams.validate() checks values and combinations exactly as for `cidx query`; its messages
@@ -7,9 +7,9 @@ name CLI options (--limit), which are reworded into the tool's argument names (l
 
 import re
 
-from cidx.errors import UsageError
+from cidx.fastpath.errors import UsageError
 from cidx.mcp.tools import INDEX_INPUT, SEARCH_INPUT, STATUS_INPUT
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 
 _validators: dict = {}
 

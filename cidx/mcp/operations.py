@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from cidx.config import Config, find_config_upward, load_config
-from cidx.errors import ConfigError
-from cidx.params import QueryParams
+from cidx.fastpath.errors import ConfigError
+from cidx.fastpath.params import QueryParams
 
 
 def _load(start: Path) -> Config:
@@ -30,14 +30,14 @@ def _use_daemon() -> bool:
 
 
 def search(start: Path, params: QueryParams) -> tuple[dict, str]:
-    from cidx.client.fast_config import read_fast_config
-    from cidx.render import format_text
+    from cidx.fastpath.config import read_fast_config
+    from cidx.fastpath.render import format_text
 
     # The same choice cidx/entry.py makes for `cidx query`: the daemon when the config enables it
     # (and plainly valid), else in-process through the full config, which reports what is wrong.
     fast = read_fast_config(str(start)) if _use_daemon() else None
     if fast is not None:
-        from cidx.client import fast_query
+        from cidx.fastpath import query as fast_query
 
         result, fallback = fast_query.search(fast, params)
     else:

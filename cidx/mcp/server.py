@@ -22,7 +22,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
 from cidx import __version__
-from cidx.errors import CidxError
+from cidx.fastpath.errors import CidxError
 from cidx.mcp import arguments, operations
 from cidx.mcp.tools import TOOLS
 

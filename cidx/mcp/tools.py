@@ -1,10 +1,10 @@
 """The three tools the MCP server offers, as plain JSON Schema: what agents read to call them.
 
 Types and enums only; ranges and combinations (limit 1-1000, --regex only with fts, ...) are
-checked by the one QueryParams (cidx/params.py), whose messages are clearer than a schema's.
+checked by the one QueryParams (cidx/fastpath/params.py), whose messages are clearer than a schema's.
 """
 
-from cidx.params import ACCURACY_EF, MAX_LIMIT, MODES
+from cidx.fastpath.params import ACCURACY_EF, MAX_LIMIT, MODES
 
 def _strings(description: str) -> dict:
     # a string or a list: agents often pass one language as a plain string

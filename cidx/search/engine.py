@@ -13,9 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from cidx.errors import UsageError
-from cidx.params import QueryParams
-from cidx.results import Hit, QueryResult
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import QueryParams
+from cidx.fastpath.results import Hit, QueryResult
 from cidx.search.filters import ChunkFilter
 from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
 from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from cidx.errors import UsageError
-from cidx.params import QueryParams
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import QueryParams
 from cidx.source.languages import LANGUAGES, is_known_language
 
 

@@ -9,7 +9,7 @@ weigh more, and k and the candidate depth are tuned too. The values below come f
 
 from __future__ import annotations
 
-from cidx.results import Hit
+from cidx.fastpath.results import Hit
 
 # Tuned on the dev set (ADR 0013): MRR@10 is flat (0.436-0.438) for k 5-10, full-text weight
 # 0.5-0.7 and depth 30-100, so the middle of that plateau is taken, not its single best point.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from cidx.errors import ConfigError
+from cidx.fastpath.errors import ConfigError
 from cidx.source.languages import language_for
 from cidx.source.skip_rules import NO_RULES, SkipRules
 

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import tantivy
 
-from cidx.errors import StoreCorruptError
+from cidx.fastpath.errors import StoreCorruptError
 from cidx.store.analysis import any_term_terms, index_terms, is_description, query_words
 from cidx.store.layout import fsync_tree, remove_path
 

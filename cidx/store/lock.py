@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from cidx.errors import IndexBusyError
+from cidx.fastpath.errors import IndexBusyError
 
 
 class WriterLock:

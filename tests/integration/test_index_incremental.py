@@ -9,7 +9,7 @@ import pytest
 
 from cidx.config import Config, write_config
 from cidx.indexer import run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout

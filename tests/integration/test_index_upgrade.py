@@ -15,7 +15,7 @@ import pytest
 from cidx import indexer
 from cidx.config import Config, write_config
 from cidx.indexer import INDEX_FORMAT_ID, REBUILD_NOTICE, run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.source.chunk_header import HEADER_ID
 from cidx.source.syntax_chunker import SYNTAX_CHUNKING_ID

@@ -18,7 +18,7 @@ pytest.importorskip("mcp", reason="the MCP SDK (the optional extra cidx[mcp]) is
 import anyio  # noqa: E402  (after the skip: anyio comes with the SDK)
 from mcp import ClientSession, StdioServerParameters, stdio_client  # noqa: E402
 
-from cidx.daemon.socket_path import socket_path  # noqa: E402
+from cidx.fastpath.socket_path import socket_path  # noqa: E402
 from tests.conftest import git, run_cidx  # noqa: E402
 from tests.integration.daemon_support import alive, make_repo, status, wait_serving, wait_until  # noqa: E402
 

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from cidx.config import Config, EmbeddingConfig, write_config
-from cidx.errors import UsageError
+from cidx.fastpath.errors import UsageError
 from cidx.indexer import run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.services import make_embedder, run_query_standalone
 from tests.conftest import run_cidx, write_fixture_repo
 from tests.integration.test_embed_http import DIM, FakeServer

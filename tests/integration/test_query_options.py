@@ -9,9 +9,9 @@ import json
 import pytest
 
 from cidx.config import Config, write_config
-from cidx.errors import UsageError
+from cidx.fastpath.errors import UsageError
 from cidx.indexer import run_index
-from cidx.params import parse_query_args
+from cidx.fastpath.params import parse_query_args
 from cidx.search.engine import SearchEngine
 from cidx.store.layout import IndexLayout
 from cidx.store.reader import IndexReader

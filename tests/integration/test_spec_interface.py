@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import rpyc
 
-from cidx.daemon.socket_path import socket_file
+from cidx.fastpath.socket_path import socket_file
 from tests.conftest import REPO_ROOT, run_cidx
 from tests.integration.daemon_support import make_repo, spawn, wait_serving
 

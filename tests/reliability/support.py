@@ -19,7 +19,7 @@ import pytest
 
 from cidx.config import Config, DaemonConfig, load_config, write_config
 from cidx.indexer import run_index
-from cidx.results import QueryResult
+from cidx.fastpath.results import QueryResult
 from cidx.services import run_query_standalone
 from cidx.store import metadata
 from cidx.store.layout import IndexLayout

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from cidx.params import parse_query_args
+from cidx.fastpath.params import parse_query_args
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock

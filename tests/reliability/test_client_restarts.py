@@ -11,8 +11,8 @@ import threading
 import rpyc
 
 from cidx import __version__
-from cidx.daemon.protocol import PROTOCOL_CONFIG, PROTOCOL_VERSION
-from cidx.daemon.socket_path import socket_path
+from cidx.fastpath.protocol import PROTOCOL_CONFIG, PROTOCOL_VERSION
+from cidx.fastpath.socket_path import socket_path
 from tests.conftest import daemon_pids
 from tests.integration.daemon_support import wait_until
 from tests.reliability.support import REPORT, log_size, make_repo, pids_logged_since, query_json

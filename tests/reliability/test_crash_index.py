@@ -25,15 +25,15 @@ from unittest import mock
 
 import pytest
 
-from cidx.errors import CidxError
+from cidx.fastpath.errors import CidxError
 from cidx.indexer import run_index
 from cidx.lifecycle import ConnectionFailure
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.services import make_engine
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock
-from cidx.daemon.socket_path import socket_path
+from cidx.fastpath.socket_path import socket_path
 from tests.integration.daemon_support import alive, connect, status, wait_serving, wait_until
 from tests.reliability.support import REPORT, cli, committed_generation, kill_pid, make_repo, soak_only
 

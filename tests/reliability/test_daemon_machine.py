@@ -33,8 +33,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from cidx.daemon.socket_path import socket_path
-from cidx.params import parse_query_args
+from cidx.fastpath.socket_path import socket_path
+from cidx.fastpath.params import parse_query_args
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from tests.conftest import daemon_pids

@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from cidx.config import load_config
-from cidx.daemon.socket_path import socket_path
-from cidx.params import parse_query_args
+from cidx.fastpath.socket_path import socket_path
+from cidx.fastpath.params import parse_query_args
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from tests.conftest import daemon_pids, kill_daemons

@@ -1,7 +1,7 @@
 """Many clients at once against one daemon for a bounded time: zero errors, every answer identical to
 the standalone search, one daemon throughout, and the daemon's RSS growth measured and printed.
 
-Clients are of both real kinds: threads running the fast-path client (cidx.client.delegate, the code
+Clients are of both real kinds: threads running the fast-path client (cidx.fastpath.delegate, the code
 `cidx query` uses: lifecycle, wire protocol, a new connection per query) and `cidx query --json`
 subprocesses.
 """
@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from cidx.client.delegate import run_via_daemon
-from cidx.params import parse_query_args
-from cidx.results import QueryResult
+from cidx.fastpath.delegate import run_via_daemon
+from cidx.fastpath.params import parse_query_args
+from cidx.fastpath.results import QueryResult
 from tests.integration.daemon_support import status, wait_serving
 from tests.reliability.support import (CI, REPORT, assert_same_hits, cli, committed_generation, hits_of, make_repo,
                                        oracle, query_json, soak_only)

@@ -21,8 +21,8 @@ import rpyc
 from rpyc.core import consts, netref
 from rpyc.utils.factory import unix_connect
 
-from cidx.daemon.protocol import PROTOCOL_CONFIG
-from cidx.daemon.socket_path import socket_path
+from cidx.fastpath.protocol import PROTOCOL_CONFIG
+from cidx.fastpath.socket_path import socket_path
 from tests.conftest import daemon_pids, kill_daemons
 from tests.integration.daemon_support import status, wait_serving, wait_until
 from tests.reliability.support import REPORT, Daemons, assert_one_line_error, cli, make_repo

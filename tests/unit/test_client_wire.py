@@ -1,4 +1,4 @@
-"""The stdlib RPyC subset in cidx/client/wire.py encodes exactly as rpyc's brine does, and talks to a
+"""The stdlib RPyC subset in cidx/fastpath/wire.py encodes exactly as rpyc's brine does, and talks to a
 real rpyc server."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from rpyc.core import brine
 from rpyc.utils.server import ThreadedServer
 
-from cidx.client import wire
-from cidx.daemon.protocol import PROTOCOL_CONFIG
-from cidx.errors import CidxError
+from cidx.fastpath import wire
+from cidx.fastpath.protocol import PROTOCOL_CONFIG
+from cidx.fastpath.errors import CidxError
 from cidx.lifecycle import ConnectionFailure
 
 plain = st.recursive(

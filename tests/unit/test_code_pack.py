@@ -1,4 +1,4 @@
-"""cidx/code_pack.py: modules served from the pack behave as if imported from their files, and a
+"""cidx/fastpath/code_pack.py: modules served from the pack behave as if imported from their files, and a
 pack never serves code that differs from the source on disk now."""
 
 import json
@@ -39,14 +39,14 @@ def run(code: str, *paths, write_bytecode: bool = True) -> dict:
 def write_pack(pkg, pack) -> None:
     assert run(f"""
         import json
-        from cidx import code_pack
+        from cidx.fastpath import code_pack
         print(json.dumps(code_pack.write({str(pack)!r}, {PKG_MODULES!r})))
     """, pkg) is True
 
 
 LOAD = """
     import json, sys
-    from cidx import code_pack
+    from cidx.fastpath import code_pack
     installed = code_pack.install({pack!r})
     import pkg.a
     print(json.dumps({{"installed": installed, "value": pkg.a.value(),
@@ -108,7 +108,7 @@ def test_is_current_and_refresh(pkg, tmp_path):
     pack = tmp_path / "fast.pack"
     code = f"""
         import json, os
-        from cidx import code_pack
+        from cidx.fastpath import code_pack
         pack, mods = {str(pack)!r}, {PKG_MODULES!r}
         states = [code_pack.is_current(pack, mods), code_pack.refresh(pack, mods), code_pack.is_current(pack, mods)]
         first = os.stat(pack).st_mtime_ns
@@ -124,7 +124,7 @@ def test_refresh_writes_nothing_when_bytecode_writing_is_off(pkg, tmp_path):
     pack = tmp_path / "fast.pack"
     code = f"""
         import json, os
-        from cidx import code_pack
+        from cidx.fastpath import code_pack
         print(json.dumps([code_pack.refresh({str(pack)!r}, {PKG_MODULES!r}), os.path.exists({str(pack)!r})]))
     """
     assert run(code, pkg, write_bytecode=False) == [False, False]
@@ -135,7 +135,7 @@ def test_write_reports_what_it_cannot_do(pkg, tmp_path):
     blocked.write_text("a file where the pack's directory would go")
     code = f"""
         import json
-        from cidx import code_pack
+        from cidx.fastpath import code_pack
         print(json.dumps([code_pack.write({str(blocked / "fast.pack")!r}, {PKG_MODULES!r}),
                           code_pack.write({str(tmp_path / "x.pack")!r}, ("pkg", "sys")),  # no source file
                           code_pack.write({str(tmp_path / "y.pack")!r}, ("pkg", "pkg.missing"))]))

@@ -5,7 +5,7 @@ import pytest
 
 from cidx.config import (Config, DaemonConfig, EmbeddingConfig, config_from_dict, find_config_upward, load_config,
                          write_config)
-from cidx.errors import ConfigError
+from cidx.fastpath.errors import ConfigError
 
 
 def test_round_trip_keeps_every_setting(tmp_path):

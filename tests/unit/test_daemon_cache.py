@@ -7,7 +7,7 @@ import pytest
 from cidx.config import Config, write_config
 from cidx.daemon.cache import DaemonCache, run_eviction_loop
 from cidx.indexer import run_index
-from cidx.params import QueryParams
+from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.store.layout import IndexLayout
 from cidx.store.reader import IndexReader

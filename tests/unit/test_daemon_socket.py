@@ -9,7 +9,7 @@ import stat
 import pytest
 from rpyc.utils.authenticators import AuthenticationError
 
-from cidx.daemon import socket_path as sp
+from cidx.fastpath import socket_path as sp
 from cidx.daemon.server import check_peer_uid, peer_uid_authenticator
 
 

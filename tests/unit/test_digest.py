@@ -1,9 +1,9 @@
-"""The handshake's config digest tells any two different config files apart in practice."""
+"""The handshake's config digest (crc32 and length) tells any two different config files apart in practice."""
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cidx.digest import config_digest
+from cidx.fastpath.config import config_digest
 
 configs = st.binary(min_size=1, max_size=4000)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cidx.embed import local_minilm as lm
-from cidx.errors import EmbeddingError
+from cidx.fastpath.errors import EmbeddingError
 
 
 def _fake_zip(path: Path, payload: bytes = b"weights") -> str:

@@ -9,7 +9,7 @@ import pytest
 from cidx.config import EmbeddingConfig
 from cidx.embed import make_embedder
 from cidx.embed.http_providers import OpenAICompatibleEmbedder, VoyageEmbedder
-from cidx.errors import EmbeddingError
+from cidx.fastpath.errors import EmbeddingError
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import io
 from pathlib import Path
 
-from cidx.client.delegate import fallback_notice
+from cidx.fastpath.delegate import fallback_notice
 
 
 class Terminal(io.StringIO):

@@ -1,4 +1,4 @@
-from cidx.results import Hit
+from cidx.fastpath.results import Hit
 from cidx.search.fusion import (FTS_WEIGHT, MIN_DEPTH, RRF_K, SEMANTIC_WEIGHT, candidate_depth,
                                 reciprocal_rank_fusion)
 

@@ -1,4 +1,4 @@
-"""cidx.lightjson must read and write exactly what the json package does, for the values we use."""
+"""cidx.fastpath.lightjson must read and write exactly what the json package does, for the values we use."""
 
 import json
 import math
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cidx import lightjson
+from cidx.fastpath import lightjson
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 values = st.recursive(
@@ -69,7 +69,7 @@ def test_bad_text_is_a_value_error_even_before_json_is_imported():
     # The C scanner needs json.decoder in sys.modules to raise its error; the fast path has not
     # imported json (this runs in a fresh interpreter to make sure of that).
     code = ("import sys\n"
-            "from cidx import lightjson\n"
+            "from cidx.fastpath import lightjson\n"
             "assert 'json' not in sys.modules\n"
             "for text in ('{not json', '{} {}', '[1,]'):\n"
             "    try:\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cidx.errors import UsageError
-from cidx.params import QueryParams, parse_query_args
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import QueryParams, parse_query_args
 
 jsonschema = pytest.importorskip("jsonschema", reason="the argument checks use jsonschema, part of cidx[mcp]")
 from cidx.mcp.arguments import index_options, search_params, status_options  # noqa: E402

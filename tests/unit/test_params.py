@@ -1,7 +1,7 @@
 import pytest
 
-from cidx.errors import UsageError
-from cidx.params import QueryParams, parse_query_args
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import QueryParams, parse_query_args
 
 
 def test_defaults():

@@ -1,4 +1,4 @@
-"""cidx/argv.py against argparse: the same command lines give the same QueryParams or the same error.
+"""cidx/fastpath/argv.py against argparse: the same command lines give the same QueryParams or the same error.
 
 The reference is the argparse parser cidx used before (ADR 0009), read with parse_intermixed_args
 so that words may follow options (`cidx query parse --fts config`).
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cidx.errors import UsageError
-from cidx.params import ACCURACY_EF, QUERY_OPTIONS, QUERY_PARSER, QueryParams, parse_query_args
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import ACCURACY_EF, QUERY_OPTIONS, QUERY_PARSER, QueryParams, parse_query_args
 
 
 class _Raising(argparse.ArgumentParser):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cidx.results import Hit, QueryResult
+from cidx.fastpath.results import Hit, QueryResult
 
 RESULT = QueryResult("hybrid", 7, (
     Hit("src/a.py", 1, 9, "python", 0.8125, "semantic+fts", "def a():\n    return 'é'", 1, 2),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cidx.config import Config, IndexConfig, SKIP_RULE_NAMES, config_from_dict
-from cidx.errors import ConfigError
+from cidx.fastpath.errors import ConfigError
 from cidx.source.discover import scan_repository
 from cidx.source.skip_rules import RULES
 from tests.unit.test_source_discover import git, write

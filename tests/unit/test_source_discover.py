@@ -312,7 +312,7 @@ def test_bad_gitignore_line_is_skipped_not_fatal(plain):
 
 
 def test_invalid_exclude_pattern_is_a_config_error(plain):
-    from cidx.errors import ConfigError
+    from cidx.fastpath.errors import ConfigError
 
     write(plain, "a.py")
     with pytest.raises(ConfigError, match="exclude_patterns"):

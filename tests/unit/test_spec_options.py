@@ -3,8 +3,8 @@
 import pytest
 
 from cidx.daemon.spec_options import KWARGS, NOT_KWARGS, params_from_kwargs
-from cidx.errors import UsageError
-from cidx.params import QUERY_OPTIONS, parse_query_args
+from cidx.fastpath.errors import UsageError
+from cidx.fastpath.params import QUERY_OPTIONS, parse_query_args
 
 
 def same_as_cli(text, mode, kwargs, argv):

@@ -3,12 +3,13 @@ the search code.
 
 Imports next to nothing (ADR 0009) because the fast client path parses `cidx query ...` with it
 before deciding whether to talk to the daemon. The click CLI hands the raw `query` arguments to
-`parse_query_args`, so there is no second parser anywhere; cidx/argv.py is its engine.
+`parse_query_args`, so there is no second parser anywhere; cidx/fastpath/argv.py is its engine.
 """
 
-from cidx.argv import ArgvParser, Option
-from cidx.errors import UsageError
-from cidx.record import record
+from collections import namedtuple
+
+from cidx.fastpath.argv import ArgvParser, Option
+from cidx.fastpath.errors import UsageError
 
 MODES = ("semantic", "fts", "hybrid")
 ACCURACY_EF = {"fast": 32, "balanced": 96, "high": 400}
@@ -17,15 +18,14 @@ MAX_QUERY_CHARS = 10_000
 OUTPUT_FORMATS = ("rich", "quiet", "json")
 
 
-# An immutable record (cidx/record.py: a namedtuple without importing collections) rather than a
-# dataclass: the fast path imports this module and dataclasses costs ~15 ms there (it imports
-# inspect). Fields, in order:
+# A namedtuple rather than a dataclass: the fast path imports this module and dataclasses costs
+# ~15 ms there (it imports inspect; ADR 0008). Fields, in order:
 #   text, mode (semantic|fts|hybrid), limit, languages, exclude_languages, path_filters,
 #   exclude_paths, min_score, accuracy, edit_distance (FTS fuzzy; --fuzzy alone means 1),
 #   case_sensitive, regex, any_term (FTS: rank chunks holding any of the words, not all; ADR 0013),
 #   snippet_lines (0 = paths only), output (rich|quiet|json: rendering only,
 #   never changes which hits are found)
-_QueryParamsBase = record(
+_QueryParamsBase = namedtuple(
     "_QueryParamsBase",
     "text mode limit languages exclude_languages path_filters exclude_paths min_score accuracy edit_distance "
     "case_sensitive regex any_term snippet_lines output",

@@ -4,18 +4,26 @@ cidx.config validates everything with dataclasses (which import inspect: ~15 ms)
 only needs the repository root, the daemon's retry settings and the config digest. Anything it
 cannot vouch for (an odd value, a missing key of the wrong type) sends the invocation to the full
 CLI, which reports the problem properly. The other keys are validated by cidx.config before a
-daemon is spawned (client/delegate.py), and the running daemon validated them when it started.
+daemon is spawned (delegate.py), and the running daemon validated them when it started.
 """
 
 import os
+import zlib
+from collections import namedtuple
 
-from cidx import lightjson
-from cidx.digest import config_digest
-from cidx.record import record
+from cidx.fastpath import lightjson
 
-DaemonSettings = record("DaemonSettings", "retry_delays_ms max_retries")
+DaemonSettings = namedtuple("DaemonSettings", "retry_delays_ms max_retries")
 DEFAULT_DELAYS = (100, 500, 1000, 2000)
 DEFAULT_RETRIES = 4
+
+
+def config_digest(data: bytes) -> str:
+    """The config fingerprint of the version handshake: crc32 of config.json's bytes, and their
+    length. Client and daemon both hash the same file, so the fast path needs no parsing for it and
+    any edit makes a running daemon give way to a fresh one. It detects change, it is not security:
+    an edit within 4 bytes always changes it, others collide with odds of about 2**-32."""
+    return f"{zlib.crc32(data):08x}-{len(data):x}"
 
 
 class FastConfig:

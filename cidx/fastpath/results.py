@@ -1,21 +1,21 @@
 """What a search returns, as plain data that crosses the wire as nested tuples.
 
 Imports next to nothing: the fast client path decodes and renders these without importing the
-search code, nor even the json package (cidx/lightjson.py writes `--json`; ADR 0009).
+search code, nor even the json package (cidx/fastpath/lightjson.py writes `--json`; ADR 0009).
 """
 
-from cidx import lightjson
-from cidx.record import record
+from collections import namedtuple
 
-# Records (cidx/record.py: namedtuples without importing collections), not dataclasses: the fast
-# path decodes these and dataclasses would cost ~15 ms there.
+from cidx.fastpath import lightjson
+
+# namedtuples, not dataclasses: the fast path decodes these and dataclasses would cost ~15 ms there.
 # Hit: path (relative to the repository root, POSIX separators), start_line, end_line, language,
 # score, source ("semantic", "fts" or "semantic+fts"), snippet, snippet_start_line, match_line (the
 # best-matching line, for `path:line` output).
-Hit = record("Hit", "path start_line end_line language score source snippet snippet_start_line match_line",
+Hit = namedtuple("Hit", "path start_line end_line language score source snippet snippet_start_line match_line",
              defaults=("", 0, 0))
 
-_QueryResultBase = record("_QueryResultBase", "mode generation hits timings_ms", defaults=((), None))
+_QueryResultBase = namedtuple("_QueryResultBase", "mode generation hits timings_ms", defaults=((), None))
 
 
 class QueryResult(_QueryResultBase):

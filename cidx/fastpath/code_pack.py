@@ -21,13 +21,14 @@ import sys
 import _frozen_importlib
 import _frozen_importlib_external
 
-# The fast path after cidx.entry and this module (which the console script loads the usual way).
+# The fast path after cidx.entry, cidx.fastpath and this module (which load the usual way).
 PACKED = (
-    "cidx.process_exit", "cidx.client", "cidx.client.fast_config", "cidx.lightjson", "cidx.digest",
-    "cidx.record", "cidx.client.fast_query", "cidx.errors", "cidx.params", "cidx.argv", "cidx.render",
-    "cidx.results", "cidx.client.delegate", "cidx.daemon", "cidx.daemon.socket_path", "cidx.daemon.protocol",
-    "cidx.lifecycle", "cidx.lifecycle.client", "cidx.lifecycle.machine", "cidx.lifecycle.errors",
-    "cidx.lifecycle.table", "cidx.lifecycle.driver", "cidx.client.wire",
+    "cidx.fastpath.process_exit", "cidx.fastpath.config", "cidx.fastpath.lightjson",
+    "cidx.fastpath.query", "cidx.fastpath.errors", "cidx.fastpath.params",
+    "cidx.fastpath.argv", "cidx.fastpath.render", "cidx.fastpath.results", "cidx.fastpath.delegate",
+    "cidx.fastpath.socket_path", "cidx.fastpath.protocol", "cidx.lifecycle", "cidx.lifecycle.client",
+    "cidx.lifecycle.machine", "cidx.lifecycle.errors", "cidx.lifecycle.table", "cidx.lifecycle.driver",
+    "cidx.fastpath.wire",
 )
 PACK_FORMAT = 1
 

@@ -5,11 +5,11 @@ line on stderr.
 
 import sys
 
-from cidx.errors import CidxError
-from cidx.params import parse_query_args
-from cidx.process_exit import SIGPIPE_EXIT, silence_stdout
-from cidx.render import render
-from cidx.results import QueryResult
+from cidx.fastpath.errors import CidxError
+from cidx.fastpath.params import parse_query_args
+from cidx.fastpath.process_exit import SIGPIPE_EXIT, silence_stdout
+from cidx.fastpath.render import render
+from cidx.fastpath.results import QueryResult
 
 
 # True once the query ran in this process (fallback): the heavy modules it loaded may hold state
@@ -18,7 +18,7 @@ RAN_IN_PROCESS = False
 
 
 def run_query(config, argv: list[str]) -> int:
-    """`config` is a client.fast_config.FastConfig."""
+    """`config` is a cidx.fastpath.config.FastConfig."""
     params = parse_query_args(argv)  # a usage error never involves the daemon
     result, _ = search(config, params)
     render(result, params)
@@ -28,7 +28,7 @@ def run_query(config, argv: list[str]) -> int:
 def search(config, params) -> tuple:
     """(QueryResult, None) from the daemon, or (QueryResult, fallback reason) computed in-process
     after the one-line notice on stderr. Also the MCP server's search (cidx/mcp/)."""
-    from cidx.client.delegate import fallback_notice, run_via_daemon
+    from cidx.fastpath.delegate import fallback_notice, run_via_daemon
 
     call = ("cli_query", str(config.root), params.to_wire())
     outcome = run_via_daemon(config, lambda conn: conn.call(*call), send_ahead=call)

@@ -23,8 +23,8 @@ from itertools import count
 from _socket import AF_UNIX, SOCK_STREAM
 from _socket import socket as _unix_socket
 
-from cidx.daemon.protocol import ERROR, OK
-from cidx.errors import CidxError
+from cidx.fastpath.protocol import ERROR, OK
+from cidx.fastpath.errors import CidxError
 from cidx.lifecycle.errors import ConnectionFailure
 
 MSG_REQUEST, MSG_REPLY, MSG_EXCEPTION = 1, 2, 3

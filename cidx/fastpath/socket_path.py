@@ -10,7 +10,7 @@ import os
 import stat
 import sys
 
-from cidx.errors import CidxError
+from cidx.fastpath.errors import CidxError
 
 SOCKET_NAME = "daemon.sock"
 AF_UNIX_MAX = 103 if sys.platform == "darwin" else 107

@@ -1,4 +1,4 @@
-"""A small command-line parser over a table of options, for `cidx query` (see cidx/params.py).
+"""A small command-line parser over a table of options, for `cidx query` (see cidx/fastpath/params.py).
 
 Not argparse: building an argparse parser on every run imports shutil, gettext and locale, ~4 ms
 of a warm query's 50 ms budget (ADR 0009). This parser takes the same command lines as argparse's
@@ -12,12 +12,13 @@ tests/unit/test_query_args.py checks that against argparse itself on generated c
   bad values left to right, then a missing TEXT, then unrecognized options.
 """
 
-from cidx.errors import UsageError
-from cidx.record import record
+from collections import namedtuple
+
+from cidx.fastpath.errors import UsageError
 
 # flags: ("-l", "--limit"); dest: the key of the result; kind: "flag" | "value" | "append" | "help";
 # convert(str) -> value raises ValueError with the message to show; choices: allowed values or ().
-Option = record("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
+Option = namedtuple("Option", "flags dest kind help metavar convert choices", defaults=("", None, ()))
 
 
 def _is_negative_number(word: str) -> bool:

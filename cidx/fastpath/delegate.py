@@ -1,6 +1,6 @@
 """Run one request through the repository's daemon, driven by the client lifecycle machine:
 auto-start, connect with the configured backoff, restart at most twice on a lost connection, else
-report fallback. The connection class is client/wire.py's stdlib RPyC subset unless the caller needs
+report fallback. The connection class is wire.py's stdlib RPyC subset unless the caller needs
 the rpyc library (progress callbacks).
 """
 
@@ -9,7 +9,7 @@ import sys
 import time
 
 from cidx import __version__
-from cidx.daemon.socket_path import log_path, socket_file
+from cidx.fastpath.socket_path import log_path, socket_file
 from cidx.lifecycle.client import ClientLifecycle
 from cidx.lifecycle.driver import Outcome, drive_client
 from cidx.lifecycle.errors import ConnectionFailure
@@ -30,7 +30,7 @@ class DaemonEffects:
         behind the handshake, saving a round trip (the daemon refuses it if the handshake tells
         it to leave, and then nobody reads the answer)."""
         if connection_class is None:
-            from cidx.client.wire import WireConnection as connection_class
+            from cidx.fastpath.wire import WireConnection as connection_class
         self.connection_class = connection_class
         self.config = config
         self.sock_path = socket_file(config.config_dir)
