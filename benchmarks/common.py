@@ -37,7 +37,7 @@ CIDX = [str(_CIDX_SCRIPT)] if _CIDX_SCRIPT.is_file() else [PYTHON, "-P", "-m", "
 DEFAULT_REPO = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 DEFAULT_EXCLUDES = ("site-packages", "test", "idlelib")
 ALWAYS_PRUNE = {"__pycache__", ".git", ".hg", ".svn", ".code-indexer", "node_modules", ".venv"}
-SECTIONS = ("index", "query_standalone", "daemon_rpc", "concurrency", "memory", "cli_e2e", "ttl")
+SECTIONS = ("index", "query_standalone", "daemon_rpc", "concurrency", "memory", "cli_e2e", "ttl", "quality")
 
 # Queries that make sense in most code bases (and certainly in the standard library).
 SEMANTIC_QUERIES = (
