@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from cidx.config import Config
-from cidx.errors import IndexCancelled, StoreCorruptError
+from cidx.errors import IndexCancelled, StoreCorruptError, UsageError
 from cidx.source.chunker import CHUNKING_ID, chunk_text
 from cidx.source.discover import SourceFile, discover_files, read_source
 from cidx.source.languages import language_for
@@ -93,6 +93,11 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
                 raise
             quarantine_metadata(layout)  # --clear must be able to recover from a damaged database
             writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
+        except UsageError:  # built with another embedding model: the refusal names --clear, so honour it
+            if not clear:
+                raise
+            quarantine_metadata(layout, reason="other-model")
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=CHUNKING_ID)
         try:
             if fts_only:
                 started = clock()
@@ -110,13 +115,14 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
         lock.release()
 
 
-def quarantine_metadata(layout: IndexLayout) -> None:
-    """Move a damaged meta.sqlite (and its WAL files) aside, never delete it: someone may want it."""
+def quarantine_metadata(layout: IndexLayout, reason: str = "corrupt") -> None:
+    """Move a damaged (or other-model) meta.sqlite and its WAL files aside, never delete it: someone
+    may want it."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for suffix in ("", "-wal", "-shm"):
         path = layout.sqlite_path.with_name(layout.sqlite_path.name + suffix)
         if path.exists():
-            os.replace(path, path.with_name(f"{path.name}.corrupt-{stamp}"))
+            os.replace(path, path.with_name(f"{path.name}.{reason}-{stamp}"))
 
 
 class _Run:
