@@ -69,7 +69,10 @@ def index_workspace(root: Path, blas_threads: dict) -> dict:
     from benchmarks.index import _parse_summary
 
     common.run([*common.CIDX, "init", "--force", str(root)], cwd=root)
-    env = common.bench_env(CIDX_NO_DAEMON="1", **blas_threads)
+    # The local engine under test (CIDX_EMBED_VARIANT=int8|fp32|numpy, ADR 0017) must be the one the
+    # in-process queries use too, so it passes through bench_env's CIDX_* filter.
+    variant = {k: os.environ[k] for k in ("CIDX_EMBED_VARIANT",) if k in os.environ}
+    env = common.bench_env(CIDX_NO_DAEMON="1", **blas_threads, **variant)
     argv = [*common.CIDX, "index"]
     common.log(f"quality: cidx index in {root} (the first time embeds every chunk: minutes)")
     cleared = False

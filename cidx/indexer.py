@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from cidx.config import Config
-from cidx.fastpath.errors import IndexCancelled, StoreCorruptError
+from cidx.fastpath.errors import IndexCancelled, StoreCorruptError, UsageError
 from cidx.source.chunk_header import HEADER_ID, embedded_text
 from cidx.source.discover import SourceFile, read_source, scan_repository
 from cidx.source.languages import language_for
@@ -41,6 +41,7 @@ EMBED_SLICE = 64  # chunks per embed call: progress and cancel checks happen thi
 # says so (REBUILD_NOTICE); vectors of unchanged embedded text come from the cache.
 INDEX_FORMAT_ID = f"{SYNTAX_CHUNKING_ID}+{HEADER_ID}+fts:{ANALYZER_ID}"
 REBUILD_NOTICE = "index built by an older chunker/analyzer: rebuilding it (cached vectors are reused)"
+VARIANT_NOTICE = "index built with {old}, the model now runs as {new}: rebuilding it"
 
 
 def embed_slice(embedder) -> int:
@@ -101,11 +102,17 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
         if not embedder.dim:  # an HTTP model of unknown size: one tiny request tells
             embedder.embed(["dimension probe"])
         try:
-            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID,
+                                 rebuild_variant=not fts_only)
         except StoreCorruptError:
             if not clear:
                 raise
             quarantine_metadata(layout)  # --clear must be able to recover from a damaged database
+            writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
+        except UsageError:  # built with another embedding model: the refusal names --clear, so honour it
+            if not clear:
+                raise
+            quarantine_metadata(layout, reason="other-model")
             writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
         try:
             if fts_only:
@@ -113,7 +120,9 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
                 generation = writer.rebuild_fts()
                 return IndexSummary(generation, 0, 0, 0, 0, 0, 0, 0, clock() - started)
             notice = ""
-            if writer.generation and writer.chunking != INDEX_FORMAT_ID and not clear:
+            if writer.variant_change:  # vectors of two engines never share an index
+                clear, notice = True, VARIANT_NOTICE.format(old=writer.recorded_model, new=embedder.name)
+            elif writer.generation and writer.chunking != INDEX_FORMAT_ID and not clear:
                 clear, notice = True, REBUILD_NOTICE  # never mix chunks cut or analysed two ways
             return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run(notice)
         except (OSError, sqlite3.OperationalError, ValueError, RuntimeError) as exc:
@@ -125,13 +134,14 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
         lock.release()
 
 
-def quarantine_metadata(layout: IndexLayout) -> None:
-    """Move a damaged meta.sqlite (and its WAL files) aside, never delete it: someone may want it."""
+def quarantine_metadata(layout: IndexLayout, reason: str = "corrupt") -> None:
+    """Move a damaged (or other-model) meta.sqlite and its WAL files aside, never delete it: someone
+    may want it."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for suffix in ("", "-wal", "-shm"):
         path = layout.sqlite_path.with_name(layout.sqlite_path.name + suffix)
         if path.exists():
-            os.replace(path, path.with_name(f"{path.name}.corrupt-{stamp}"))
+            os.replace(path, path.with_name(f"{path.name}.{reason}-{stamp}"))
 
 
 class _Run:

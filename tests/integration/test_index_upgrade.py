@@ -14,7 +14,8 @@ import pytest
 
 from cidx import indexer
 from cidx.config import Config, write_config
-from cidx.indexer import INDEX_FORMAT_ID, REBUILD_NOTICE, run_index
+from cidx.indexer import INDEX_FORMAT_ID, REBUILD_NOTICE, VARIANT_NOTICE, run_index
+from cidx.fastpath.errors import UsageError
 from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.source.chunk_header import HEADER_ID
@@ -46,11 +47,15 @@ def state(config) -> dict:
         conn.close()
 
 
-def record_format(config, value: str) -> None:
+def record_state(config, key: str, value: str) -> None:
     conn = sqlite3.connect(IndexLayout(config.index_dir).sqlite_path)
-    conn.execute("UPDATE state SET value = ? WHERE key = 'chunking'", (value,))
+    conn.execute("UPDATE state SET value = ? WHERE key = ?", (value, key))
     conn.commit()
     conn.close()
+
+
+def record_format(config, value: str) -> None:
+    record_state(config, "chunking", value)
 
 
 def hits(config, embedder, text, mode):
@@ -98,6 +103,27 @@ def test_bumping_the_format_rebuilds_once_with_a_notice(indexed, embedder, monke
     again = []
     assert run_index(indexed, embedder, progress=again.append).files_indexed == 0
     assert not [e for e in again if e.phase == "notice"]
+
+
+def test_another_engine_variant_of_the_model_rebuilds_once_with_a_notice(indexed, embedder):
+    """An index of the numpy/fp32 MiniLM (0.2.0) under the int8 engine (ADR 0017): rebuilt, never mixed."""
+    base = embedder.name.split("+")[0]
+    old = base if base != embedder.name else base + "+fp32"
+    record_state(indexed, "model", old)
+    events = []
+    summary = run_index(indexed, embedder, progress=events.append)
+    assert [e.message for e in events if e.phase == "notice"] == [VARIANT_NOTICE.format(old=old, new=embedder.name)]
+    assert summary.files_indexed == summary.files_total == 6
+    assert state(indexed)["model"] == embedder.name
+    again = []
+    assert run_index(indexed, embedder, progress=again.append).files_indexed == 0
+    assert not [e for e in again if e.phase == "notice"]
+
+
+def test_another_model_is_still_refused_without_clear(indexed, embedder):
+    record_state(indexed, "model", "openai:text-embedding-3-small@http://127.0.0.1:1/v1")
+    with pytest.raises(UsageError, match="run `cidx index --clear`"):
+        run_index(indexed, embedder)
 
 
 def test_standalone_cli_rebuilds_an_older_index_with_one_line(indexed):

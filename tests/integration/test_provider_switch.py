@@ -44,9 +44,25 @@ def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, em
     switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
                                                                      base_url=server.url))
     write_config(switched)
-    with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2 but the config uses openai:other-model.*cidx index --clear"):
+    with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2\S* but the config uses openai:other-model.*cidx index --clear"):
         run_query_standalone(switched, QueryParams(text="sort numbers"))
     # full-text needs no model: it still answers
     assert run_query_standalone(switched, QueryParams(text="circleArea", mode="fts")).hits[0].path == "src/geometry.js"
     out = run_cidx("query", "sort numbers", cwd=root)
     assert out.returncode == 2 and "cidx index --clear" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_index_clear_rebuilds_an_index_of_another_model(tmp_path, server, embedder):
+    """The refusal says `cidx index --clear`: that command must then work (e.g. after the default
+    local engine became int8, ADR 0017), and the old model's vectors must be gone."""
+    root = write_fixture_repo(tmp_path / "repo")
+    config = Config(root=root)
+    write_config(config)
+    run_index(config, embedder)
+    switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
+                                                                     base_url=server.url))
+    write_config(switched)
+    summary = run_index(switched, make_embedder(switched), clear=True)
+    assert summary.files_indexed == 6
+    hits = run_query_standalone(switched, QueryParams(text="sort numbers")).hits
+    assert len(hits) == 6 and all(h.source == "semantic" for h in hits)
