@@ -9,7 +9,6 @@ generation: until it commits, readers keep the old index.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -20,22 +19,26 @@ import numpy as np
 
 from cidx.config import Config
 from cidx.fastpath.errors import IndexCancelled, StoreCorruptError, UsageError
-from cidx.source.chunk_header import HEADER_ID, embedded_text
-from cidx.source.discover import SourceFile, read_source, scan_repository
-from cidx.source.languages import language_for
-from cidx.source.syntax_chunker import SYNTAX_CHUNKING_ID, chunk_source
+from cidx.index_producer import PreparedChunk, PreparedFile, Producer, content_hash  # noqa: F401 (re-export)
+from cidx.source.chunk_header import HEADER_ID
+from cidx.source.discover import SourceFile, scan_repository
+from cidx.source.syntax_chunker import SYNTAX_CHUNKING_ID
 from cidx.store import failpoints
 from cidx.store.fts import ANALYZER_ID
 from cidx.store.layout import IndexLayout
 from cidx.store.lock import WriterLock
 from cidx.store.metadata import FileRow, check_disk_space
-from cidx.store.writer import Batch, NewChunk, StoreWriter
+from cidx.store.writer import Batch, StoreWriter
 
 # A generation is committed every BATCH_FILES files or BATCH_CHUNKS chunks: the resume granularity.
 # CIDX_INDEX_BATCH_FILES tunes it (smaller: more resume points, more commits).
 BATCH_FILES = int(os.environ.get("CIDX_INDEX_BATCH_FILES", "200"))
 BATCH_CHUNKS = 2000
-EMBED_SLICE = 64  # chunks per embed call: progress and cancel checks happen this often
+EMBED_SLICE = 64  # chunks per embed call at most: progress and cancel checks happen this often
+# A flush embeds a window of WINDOW_SLICES x slice pending chunks, sorted by length and cut into calls
+# of at most TOKEN_BUDGET padded tokens (estimated; ADR 0019).
+WINDOW_SLICES = 4
+TOKEN_BUDGET = 8192
 # What the committed chunks and text index were made with (state "chunking"). An index recorded with
 # another id was cut or analysed differently: the next run rebuilds it whole, in one generation, and
 # says so (REBUILD_NOTICE); vectors of unchanged embedded text come from the cache.
@@ -87,10 +90,6 @@ class IndexSummary:
 
 
 ProgressFn = Callable[[ProgressEvent], None]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool = False,
@@ -145,6 +144,9 @@ def quarantine_metadata(layout: IndexLayout, reason: str = "corrupt") -> None:
 
 
 class _Run:
+    """The consumer: takes prepared files from the producer thread, embeds their chunks in
+    token-budgeted calls across files, and commits generations (ADR 0019)."""
+
     def __init__(self, config, embedder, writer: StoreWriter, clear, progress, should_cancel, clock):
         self.config, self.embedder, self.writer = config, embedder, writer
         self.clear, self.should_cancel, self.clock = clear, should_cancel, clock
@@ -155,9 +157,13 @@ class _Run:
         self.files_total = 0
         self.embed_seconds = 0.0
         self.slice = embed_slice(embedder)
-        # Files chunked but not embedded yet: their chunks share embed calls, so a remote provider
-        # gets full requests even when every file is small.
-        self.pending: list[tuple[FileRow, list[NewChunk], list[str], list[str]]] = []  # + cache keys, embedded texts
+        self.window = self.slice * WINDOW_SLICES
+        # A provider that wants `preferred_batch` texts a call gets them: its budget never cuts a call
+        # short (a chunk is at most 800 characters, ~200 estimated tokens).
+        self.token_budget = max(TOKEN_BUDGET, self.slice * 256) if self.slice > EMBED_SLICE else TOKEN_BUDGET
+        # Files chunked but not embedded yet: their chunks share embed calls (sorted by length),
+        # so calls are full and padding small even when every file is small.
+        self.pending: list[PreparedFile] = []
         self.pending_chunks = 0
 
     def run(self, notice: str = "") -> IndexSummary:
@@ -173,14 +179,18 @@ class _Run:
         batch = Batch(clear=self.clear)
         for path in removed:
             batch.remove_file(path)
-        for source in todo:
-            self._check_cancel()
-            self._add_file(batch, source, manifest.get(source.path))
-            self.files_done += 1
-            if not self.clear and (len(batch.files) + len(self.pending) >= BATCH_FILES
-                                   or batch.chunk_count + self.pending_chunks >= BATCH_CHUNKS):
-                self._commit(batch)
-                batch = Batch()
+        producer = Producer(self.config.root, todo, manifest, self.clear)
+        try:
+            for prepared in producer:
+                self._check_cancel()
+                self._add_file(batch, prepared, manifest.get(prepared.source.path))
+                self.files_done += 1
+                if not self.clear and (len(batch.files) + len(self.pending) >= BATCH_FILES
+                                       or batch.chunk_count + self.pending_chunks >= BATCH_CHUNKS):
+                    self._commit(batch)
+                    batch = Batch()
+        finally:
+            producer.stop()
         self._commit(batch)
         self.writer.record_skips(scan.skip_counts())
         self._emit("done", "")
@@ -193,28 +203,19 @@ class _Run:
                 f"indexing cancelled; generation {self.writer.generation} is intact, "
                 "run `cidx index` to resume")
 
-    def _add_file(self, batch: Batch, source: SourceFile, old: FileRow | None) -> None:
-        text = read_source(self.config.root, source.path)
-        if text is None:  # vanished, unreadable or binary
+    def _add_file(self, batch: Batch, prepared: PreparedFile, old: FileRow | None) -> None:
+        if prepared.action == "gone":
             if old is not None:
-                batch.remove_file(source.path)
+                batch.remove_file(prepared.source.path)
             return
-        row = FileRow(source.path, source.size, source.mtime_ns, content_hash(text))
-        if old is not None and old.hash == row.hash and not self.clear:
-            batch.touch_file(row)
+        if prepared.action == "touch":
+            batch.touch_file(prepared.row)
             return
-        language = language_for(source.path)
-        pieces = chunk_source(text, language)
-        chunks = [NewChunk(c.start_line, c.end_line, language or "text", content_hash(c.text), c.text)
-                  for c in pieces]
-        # The vector is of the embedded text (header + lines) and cached under its hash; the chunk
-        # row keeps the hash of its own lines.
-        embedded = [embedded_text(source.path, c) for c in pieces]
-        self.pending.append((row, chunks, [content_hash(e) for e in embedded], embedded))
-        self.pending_chunks += len(chunks)
+        self.pending.append(prepared)
+        self.pending_chunks += len(prepared.chunks)
         self.files_indexed += 1
-        self.chunks_done += len(chunks)
-        if self.pending_chunks >= self.slice:
+        self.chunks_done += len(prepared.chunks)
+        if self.pending_chunks >= self.window:
             self._flush(batch)
 
     def _flush(self, batch: Batch) -> None:
@@ -222,34 +223,31 @@ class _Run:
         if not self.pending:
             return
         pending, self.pending, self.pending_chunks = self.pending, [], 0
-        vecs = self._embed([k for _, _, keys, _ in pending for k in keys],
-                           [t for _, _, _, texts in pending for t in texts], pending[-1][0].path)
-        offset = 0
-        for row, chunks, _, _ in pending:
-            batch.replace_file(row, chunks, vecs[offset:offset + len(chunks)])
-            offset += len(chunks)
+        vectors = self._embed([c for f in pending for c in f.chunks], pending[-1].source.path)
+        for prepared in pending:
+            batch.replace_file(prepared.row, [c.chunk for c in prepared.chunks],
+                               np.stack([vectors[c.cache_key] for c in prepared.chunks]).astype(np.float32)
+                               if prepared.chunks else np.zeros((0, self.writer.dim), dtype=np.float32))
 
-    def _embed(self, keys: list[str], texts: list[str], path: str) -> np.ndarray:
-        """Vectors of `texts`, from the cache (by `keys`, the hashes of the texts) or the model."""
-        dim = self.writer.dim
-        if not keys:
-            return np.zeros((0, dim), dtype=np.float32)
-        cached = self.writer.cached_vectors(keys)
-        missing = [(k, t) for k, t in dict(zip(keys, texts)).items() if k not in cached]
-        self.cached += len(keys) - len(missing)
-        for start in range(0, len(missing), self.slice):
+    def _embed(self, chunks: list[PreparedChunk], path: str) -> dict[str, np.ndarray]:
+        """Vectors by cache key: from the embedding cache, or the model in token-budgeted calls."""
+        if not chunks:
+            return {}
+        cached = self.writer.cached_vectors(c.cache_key for c in chunks)
+        missing = [c for c in dict((c.cache_key, c) for c in chunks).values() if c.cache_key not in cached]
+        self.cached += len(chunks) - len(missing)
+        for part in token_batches(missing, self.token_budget, self.slice):
             self._check_cancel()
-            part = missing[start:start + self.slice]
             t0 = self.clock()
-            vecs = np.asarray(self.embedder.embed([t for _, t in part]), dtype=np.float32)
+            vecs = np.asarray(self.embedder.embed([c.embed_text for c in part]), dtype=np.float32)
             self.embed_seconds += self.clock() - t0
-            self.writer.cache_vectors([k for k, _ in part], vecs)
-            cached.update(zip((k for k, _ in part), vecs))
+            self.writer.cache_vectors([c.cache_key for c in part], vecs)
+            cached.update(zip((c.cache_key for c in part), vecs))
             self.embedded += len(part)
             self._emit("index", path)
         if not missing:
             self._emit("index", path)
-        return np.stack([cached[k] for k in keys]).astype(np.float32)
+        return cached
 
     def _commit(self, batch: Batch) -> None:
         self._flush(batch)
@@ -267,6 +265,21 @@ class _Run:
             eta = elapsed / self.files_done * (self.files_total - self.files_done)
         self.progress(ProgressEvent(phase, self.files_done, self.files_total, self.chunks_done, current, rate, eta,
                                     message))
+
+
+def token_batches(chunks: list[PreparedChunk], budget: int, max_count: int) -> list[list[PreparedChunk]]:
+    """Chunks sorted by length, cut into calls of at most `budget` padded tokens (count x longest)
+    and `max_count` chunks: similar lengths share a call, so little compute goes to padding."""
+    calls: list[list[PreparedChunk]] = []
+    current: list[PreparedChunk] = []
+    for chunk in sorted(chunks, key=lambda c: c.tokens):
+        if current and ((len(current) + 1) * chunk.tokens > budget or len(current) >= max_count):
+            calls.append(current)
+            current = []
+        current.append(chunk)
+    if current:
+        calls.append(current)
+    return calls
 
 
 def diff_manifest(manifest: dict[str, FileRow], files: list[SourceFile]) -> tuple[list[str], list[SourceFile], int]:
