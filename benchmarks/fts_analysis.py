@@ -24,7 +24,7 @@ import tantivy  # noqa: E402
 
 from cidx.source.chunker import chunk_text  # noqa: E402
 from cidx.store import fts  # noqa: E402
-from cidx.store.analysis import index_terms  # noqa: E402
+from cidx.fastpath.analysis import index_terms  # noqa: E402
 
 DEFAULT_REPO = "/root/.pyenv/versions/3.11.7/lib/python3.11/email"
 

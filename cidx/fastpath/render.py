@@ -70,6 +70,6 @@ def highlight_pattern(params):
             return None
     if params.mode == "semantic":
         return None
-    from cidx.search.snippets import terms_pattern  # the words the search matched, identifiers split
+    from cidx.fastpath.analysis import terms_pattern  # the words the search matched, identifiers split
 
     return terms_pattern(params.text, case_sensitive=params.case_sensitive)

@@ -20,7 +20,7 @@ from cidx.search.filters import ChunkFilter
 from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
 from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern
 from cidx.store import fts as fts_store
-from cidx.store.analysis import is_description
+from cidx.fastpath.analysis import is_description
 from cidx.store.reader import IndexReader, Snapshot
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cidx.store.analysis import any_term_terms, split_identifier
+from cidx.fastpath.analysis import split_identifier, terms_pattern  # noqa: F401 (terms_pattern: re-export)
 
 
 def first_matching_line(text: str, pattern: re.Pattern | None) -> int:
@@ -50,14 +50,3 @@ def make_snippet(text: str, start_line: int, match_offset: int, lines: int) -> t
         first = max(0, match_offset - (lines - 1) // 2)
     chosen = all_lines[first:first + lines]
     return "\n".join(chosen), start_line + first
-
-
-def terms_pattern(text: str, *, case_sensitive: bool) -> re.Pattern | None:
-    """Where a full-text hit's words are: each query run and its words (`parse_config` is also found
-    as `parseConfig`), the longest first so an exact identifier wins over its parts at one place.
-    Stop words are left out unless the query has nothing else: `a` or `the` is in every line."""
-    terms = any_term_terms(text, lowercase=False)
-    if not terms:
-        return None
-    ordered = sorted(terms, key=lambda t: (-len(t), t))
-    return re.compile("|".join(re.escape(t) for t in ordered), 0 if case_sensitive else re.IGNORECASE)

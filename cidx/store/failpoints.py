@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("after_hnsw_saved", "after_fts_committed", "before_sqlite_commit", "after_sqlite_commit",
-          "after_first_batch", "onnx_mid_write", "onnx_before_sidecar")
+COMMIT_POINTS = ("after_hnsw_saved", "after_fts_committed", "before_sqlite_commit", "after_sqlite_commit",
+                 "after_first_batch")
+MODEL_BUILD_POINTS = ("onnx_mid_write", "onnx_before_sidecar")  # writing the cached ONNX model (ADR 0017)
+POINTS = COMMIT_POINTS + MODEL_BUILD_POINTS
 
 
 def reached(name: str) -> None:

@@ -14,10 +14,10 @@ from typing import Iterable
 import tantivy
 
 from cidx.fastpath.errors import StoreCorruptError
-from cidx.store.analysis import any_term_terms, index_terms, is_description, query_words
+from cidx.fastpath.analysis import any_term_terms, index_terms, is_description, query_words
 from cidx.store.layout import fsync_tree, remove_path
 
-# Identifies the text analysis (cidx/store/analysis.py) an index was built with; part of the recorded
+# Identifies the text analysis (cidx/fastpath/analysis.py) an index was built with; part of the recorded
 # index format (cidx/indexer.py INDEX_FORMAT_ID): bumping it makes the next `cidx index` rebuild.
 # v1: `\w+` runs whole, fields content/content_cs. v2 (ADR 0013): runs whole plus their words,
 # fields words/words_cs.

@@ -302,7 +302,7 @@ def test_an_index_of_the_older_text_analysis_is_rebuilt_through_the_daemon(repo)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert status(repo) is not None  # done by the daemon
     fixed = run_cidx("query", "circle area", "--fts", "-q", cwd=repo.root)
-    assert fixed.returncode == 0 and fixed.stdout == "src/geometry.js:2\n"
+    assert fixed.returncode == 0 and fixed.stdout.startswith("src/geometry.js:2\n")
 
 
 def test_a_watch_keeps_an_auto_shutdown_daemon_alive(tmp_path, embedder, reap_daemons):

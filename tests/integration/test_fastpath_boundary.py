@@ -30,7 +30,7 @@ ENTRY = ("cidx", "cidx.entry")
 EXITS = {
     ("cidx.fastpath.config", "full", "cidx.config"),  # validate everything before a fallback or a spawn
     ("cidx.fastpath.delegate", "spawn", "cidx.client.connection"),  # start a daemon
-    ("cidx.fastpath.query", "run_query", "cidx.services"),  # run the query in-process (fallback)
+    ("cidx.fastpath.query", "search", "cidx.services"),  # run the query in-process (fallback)
     ("cidx.lifecycle.machine", "__init__", "transitions"),  # the daemon's engine; the client uses "table"
     ("cidx.lifecycle.machine", "_fire", "transitions"),
 }

@@ -44,7 +44,7 @@ def indexed(fixture_repo, embedder):
     return config
 
 
-@pytest.mark.parametrize("point", [p for p in failpoints.POINTS if p != "after_first_batch"])
+@pytest.mark.parametrize("point", [p for p in failpoints.COMMIT_POINTS if p != "after_first_batch"])
 def test_kill_at_each_commit_step_leaves_old_or_new_generation(indexed, embedder, point):
     config = indexed
     old_gen = committed_generation(config)

@@ -39,7 +39,8 @@ def make_repo(root, extra_files: int):
 def probe_vectors(config, model) -> np.ndarray:
     conn = metadata.connect(IndexLayout(config.index_dir).sqlite_path)
     try:
-        hashes = [r[0] for r in conn.execute("SELECT hash FROM chunks WHERE path = ? ORDER BY start_line", (PROBE,))]
+        # The embedding cache is keyed by the embedded text (header + lines, ADR 0012).
+        hashes = [c.cache_key for c in index_producer.chunk_file(PROBE, PROBE_TEXT)]
         cached = metadata.cached_vectors(conn, model, hashes)
     finally:
         conn.close()

@@ -27,7 +27,8 @@ FAST = {"retry_delays_ms": [50, 100, 200], "max_retries": 3}  # for a daemon tha
 # these tests check that calls go through the daemon, not how fast it starts.
 PATIENT = {"retry_delays_ms": [100, 500, 1000, 2000, 4000, 8000], "max_retries": 6}
 SEARCH_ARGS = {"query", "mode", "limit", "language", "exclude_language", "path_filter", "exclude_path",
-               "min_score", "accuracy", "case_sensitive", "fuzzy", "edit_distance", "regex", "snippet_lines"}
+               "min_score", "accuracy", "case_sensitive", "fuzzy", "edit_distance", "regex", "any_term",
+               "snippet_lines"}
 
 
 @pytest.fixture
@@ -137,7 +138,7 @@ def test_status_reports_the_index_and_the_daemon(repo, server_log):
     plain, verified = anyio.run(body)
     info = plain.structured_content
     assert not plain.is_error and info["root"] == str(repo.root) and info["indexed"] is True
-    assert (info["generation"], info["files"], info["chunks"]) == (1, 6, 6)
+    assert (info["generation"], info["files"], info["chunks"]) == (1, 6, 7)  # geometry.js holds two functions: two chunks (ADR 0012)
     assert info["daemon_enabled"] is True and info["daemon"]["pid"] == status(repo)["pid"]
     assert info["daemon"]["queries"] == 1
     assert f"running pid {info['daemon']['pid']}" in text_of(plain)

@@ -65,4 +65,4 @@ def test_index_clear_rebuilds_an_index_of_another_model(tmp_path, server, embedd
     summary = run_index(switched, make_embedder(switched), clear=True)
     assert summary.files_indexed == 6
     hits = run_query_standalone(switched, QueryParams(text="sort numbers")).hits
-    assert len(hits) == 6 and all(h.source == "semantic" for h in hits)
+    assert len(hits) == 7 and all(h.source == "semantic" for h in hits)

@@ -161,7 +161,7 @@ def test_index_with_progress_on_a_deep_repository_then_the_example_client(tmp_pa
             events = []
             summary = json.loads(service.index(root, lambda values: events.append(values)))
             assert summary["files_indexed"] == summary["files_total"] == 6 and summary["generation"] >= 1
-            assert events and all(type(e) is tuple and len(e) == 7 for e in events)
+            assert events and all(type(e) is tuple and len(e) == 8 for e in events)
             assert events[-1][0] == "done"
             again = json.loads(service.index(root, None, fts_only=True))
             assert again["generation"] > summary["generation"]

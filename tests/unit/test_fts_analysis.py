@@ -1,4 +1,4 @@
-"""The full-text analysis (cidx/store/analysis.py): identifiers whole and split into their words, and
+"""The full-text analysis (cidx/fastpath/analysis.py): identifiers whole and split into their words, and
 the same analysis at index and at query time (ADR 0013)."""
 
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cidx.store import fts
-from cidx.store.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, query_words,
+from cidx.fastpath.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, query_words,
                                  split_identifier)
 
 

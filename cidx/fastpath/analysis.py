@@ -8,7 +8,6 @@ split camelCase, so the analysis runs here and the index only splits the result 
 Pure and deterministic: the index and the query must agree term for term.
 """
 
-from __future__ import annotations
 
 import re
 
@@ -110,3 +109,14 @@ def is_description(text: str) -> bool:
     up with chunks holding some of its words; a name stays an exact lookup."""
     runs = {whole for whole, _ in query_words(text, lowercase=True)}
     return len(runs - STOP_WORDS) >= 2
+
+
+def terms_pattern(text: str, *, case_sensitive: bool) -> re.Pattern | None:
+    """Where a full-text hit's words are: each query run and its words (`parse_config` is also found
+    as `parseConfig`), the longest first so an exact identifier wins over its parts at one place.
+    Stop words are left out unless the query has nothing else: `a` or `the` is in every line."""
+    terms = any_term_terms(text, lowercase=False)
+    if not terms:
+        return None
+    ordered = sorted(terms, key=lambda t: (-len(t), t))
+    return re.compile("|".join(re.escape(t) for t in ordered), 0 if case_sensitive else re.IGNORECASE)
