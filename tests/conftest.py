@@ -112,6 +112,18 @@ def fixture_repo(tmp_path: Path) -> Path:
     return write_fixture_repo(tmp_path / "repo")
 
 
+@pytest.fixture
+def indexed(fixture_repo, embedder):
+    """The fixture repository, configured and indexed once; returns its Config."""
+    from cidx.config import Config, write_config
+    from cidx.indexer import run_index
+
+    config = Config(root=fixture_repo)
+    write_config(config)
+    run_index(config, embedder)
+    return config
+
+
 @pytest.fixture(scope="session")
 def embedder():
     from cidx.config import EmbeddingConfig

@@ -79,7 +79,7 @@ class StoreWriter:
         recorded = state.get("model")
         self.recorded_model = recorded
         # Another variant of the same model (e.g. the local MiniLM moved from numpy fp32 to ONNX int8,
-        # ADR 0017): allowed only for a caller that rebuilds everything (see variant_of).
+        # ADR 0017): allowed only for a caller that then rebuilds everything (cidx.indexer.run_index).
         self.variant_change = bool(self.generation and recorded != model and rebuild_variant
                                    and _base_model(recorded) == _base_model(model)
                                    and int(state.get("dim", dim)) == dim)

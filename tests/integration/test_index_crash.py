@@ -13,7 +13,6 @@ import time
 import pytest
 
 from cidx.config import Config, write_config
-from cidx.indexer import run_index
 from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.store import failpoints, metadata
@@ -34,14 +33,6 @@ def committed_generation(config) -> int:
 def fts_paths(config, embedder, word):
     engine = SearchEngine(IndexReader(IndexLayout(config.index_dir)), lambda: embedder)
     return sorted({h.path for h in engine.query(QueryParams(text=word, mode="fts", limit=50)).hits})  # files
-
-
-@pytest.fixture
-def indexed(fixture_repo, embedder):
-    config = Config(root=fixture_repo)
-    write_config(config)
-    run_index(config, embedder)
-    return config
 
 
 @pytest.mark.parametrize("point", [p for p in failpoints.COMMIT_POINTS if p != "after_first_batch"])

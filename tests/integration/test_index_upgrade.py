@@ -13,7 +13,6 @@ import sys
 import pytest
 
 from cidx import indexer
-from cidx.config import Config, write_config
 from cidx.indexer import INDEX_FORMAT_ID, REBUILD_NOTICE, VARIANT_NOTICE, run_index
 from cidx.fastpath.errors import UsageError
 from cidx.fastpath.params import QueryParams
@@ -29,14 +28,6 @@ from tests.conftest import git, run_cidx
 from tests.integration.daemon_support import make_repo, status, wait_serving
 
 OLD_FORMAT = "v1:800c/40l/5o"  # what the line-window-only chunker recorded
-
-
-@pytest.fixture
-def indexed(fixture_repo, embedder):
-    config = Config(root=fixture_repo)
-    write_config(config)
-    run_index(config, embedder)
-    return config
 
 
 def state(config) -> dict:

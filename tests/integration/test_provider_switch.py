@@ -36,7 +36,8 @@ def test_unknown_model_size_is_learned_and_indexing_works(tmp_path, server):
     assert DIM == 8
 
 
-def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, embedder):
+def _indexed_then_switched(tmp_path, server, embedder):
+    """A repository indexed with the local model whose config then names another model."""
     root = write_fixture_repo(tmp_path / "repo")
     config = Config(root=root)
     write_config(config)
@@ -44,6 +45,11 @@ def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, em
     switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
                                                                      base_url=server.url))
     write_config(switched)
+    return root, switched
+
+
+def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, embedder):
+    root, switched = _indexed_then_switched(tmp_path, server, embedder)
     with pytest.raises(UsageError, match=r"built with local:all-MiniLM-L6-v2\S* but the config uses openai:other-model.*cidx index --clear"):
         run_query_standalone(switched, QueryParams(text="sort numbers"))
     # full-text needs no model: it still answers
@@ -55,13 +61,7 @@ def test_query_with_another_model_than_the_index_is_refused(tmp_path, server, em
 def test_index_clear_rebuilds_an_index_of_another_model(tmp_path, server, embedder):
     """The refusal says `cidx index --clear`: that command must then work (e.g. after the default
     local engine became int8, ADR 0017), and the old model's vectors must be gone."""
-    root = write_fixture_repo(tmp_path / "repo")
-    config = Config(root=root)
-    write_config(config)
-    run_index(config, embedder)
-    switched = dataclasses.replace(config, embedding=EmbeddingConfig(provider="openai", model="other-model",
-                                                                     base_url=server.url))
-    write_config(switched)
+    root, switched = _indexed_then_switched(tmp_path, server, embedder)
     summary = run_index(switched, make_embedder(switched), clear=True)
     assert summary.files_indexed == 6
     hits = run_query_standalone(switched, QueryParams(text="sort numbers")).hits
