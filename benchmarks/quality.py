@@ -145,11 +145,9 @@ def _meta(label: str, root: Path, spec: list[str]) -> dict:
     from cidx.config import load_config
 
     try:
-        from cidx.source import chunker
-
-        chunking = getattr(chunker, "CHUNKING_ID", None)
-    except ImportError:
-        chunking = None
+        from cidx.indexer import INDEX_FORMAT_ID as chunking  # chunker, header and text analysis
+    except ImportError:  # an older checkout
+        from cidx.source.chunker import CHUNKING_ID as chunking
     embedding = load_config(root / ".code-indexer" / "config.json").embedding
     return {"corpus": label, "corpus_spec": spec, "workspace": str(root), "git": _git_head(),
             "chunking": chunking, "embedding": f"{embedding.provider}/{embedding.model}",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from cidx.source.chunk_header import embedded_text
+from cidx.source.chunk_names import chunk_names
 from cidx.source.discover import SourceFile, read_source
 from cidx.source.languages import language_for
 from cidx.source.syntax_chunker import chunk_source
@@ -62,7 +63,8 @@ def chunk_file(path: str, text: str) -> list[PreparedChunk]:
     for piece in chunk_source(text, language):
         embedded = embedded_text(path, piece)
         out.append(PreparedChunk(NewChunk(piece.start_line, piece.end_line, language or "text",
-                                          content_hash(piece.text), piece.text),
+                                          content_hash(piece.text), piece.text,
+                                          chunk_names(piece.context, piece.text)),
                                  embedded, content_hash(embedded), estimate_tokens(embedded)))
     return out
 

@@ -107,7 +107,8 @@ class SearchEngine:
         query alone (ADR 0013)."""
         if params.regex:
             return self._regex(snap, params, chunk_filter, limit)
-        how = {"case_sensitive": params.case_sensitive, "edit_distance": params.edit_distance}
+        how = {"case_sensitive": params.case_sensitive, "edit_distance": params.edit_distance,
+               "names": fts_store.has_names(snap.loaded.fts)}
         either = fts_store.build_any_term_query(params.text, **how)
         if either is None:
             raise UsageError(f"{params.text!r} has no words to search for; use --regex to match punctuation")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from cidx.fastpath.results import Hit
 
-# Tuned on the dev set (ADR 0013), re-tuned with syntax chunks and the int8 model: k 10, full-text
-# weight 0.4, depth 50 is the best point of the grid both for MRR@10 (0.463) and R@10 (0.755), and
-# its neighbours (k 5-10, weight 0.3-0.5, depth 30-100) stay within 0.005 of it.
+# Tuned on the dev set (ADR 0013), re-tuned with every change of either side. With the names field
+# (full text any-term R@10 0.63): k 10, full-text weight 0.7, depth 50, the middle of a plateau
+# (k 5-10, weight 0.6-0.8, depth 50-100: MRR@10 0.482-0.496, R@10 0.774-0.786 on the dev set).
 RRF_K = 10  # small k: rank 1 counts much more than rank 10 (k = 60 flattens that difference away)
 SEMANTIC_WEIGHT = 1.0
-FTS_WEIGHT = 0.4  # the semantic side is the stronger one (MRR@10 0.448 against 0.307)
+FTS_WEIGHT = 0.7  # the semantic side is the stronger one (MRR@10 0.448 against 0.40)
 DEPTH_PER_LIMIT = 5  # candidates per side: max(DEPTH_PER_LIMIT x limit, MIN_DEPTH)
 MIN_DEPTH = 50
 

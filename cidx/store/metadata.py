@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
-    language TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL);
+    language TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL, names TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, hash));
@@ -57,12 +57,21 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
         if create:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            _add_names_column(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM state").fetchone()
         return conn
     except sqlite3.DatabaseError as exc:
         check_disk_space(path.parent, exc)
         raise StoreCorruptError(f"{path}: unreadable index metadata ({exc}); run `cidx index --clear`") from None
+
+
+def _add_names_column(conn: sqlite3.Connection) -> None:
+    """Indexes written before the names field (ADR 0013) lack the column: add it, empty. The next
+    `cidx index` rebuilds such an index anyway (its format id is older), filling it."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+    if "names" not in columns:
+        conn.execute("ALTER TABLE chunks ADD COLUMN names TEXT NOT NULL DEFAULT ''")
 
 
 FULL_DISK_MARKERS = ("database or disk is full", "no space left on device", "disk i/o error")
@@ -124,6 +133,11 @@ def fetch_chunks(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Chun
 def iter_chunks(conn: sqlite3.Connection) -> Iterator[ChunkRow]:
     yield from (ChunkRow(*r) for r in conn.execute(
         "SELECT id, path, start_line, end_line, language, hash, text FROM chunks ORDER BY id"))
+
+
+def iter_text_rows(conn: sqlite3.Connection) -> Iterator[tuple[int, str, str, str]]:
+    """(id, path, text, names) of every chunk: what the full-text index is built from."""
+    yield from conn.execute("SELECT id, path, text, names FROM chunks ORDER BY id")
 
 
 def count_rows(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -37,6 +37,7 @@ class NewChunk:
     language: str
     hash: str
     text: str
+    names: str = ""  # what the chunk defines or lives in (cidx/source/chunk_names.py), for full text
 
 
 @dataclass
@@ -155,7 +156,7 @@ class StoreWriter:
             fts.delete_paths(batch.removed_paths)
             for path, path_ids in ids.items():
                 for chunk_id, chunk in zip(path_ids, batch.chunks[path]):
-                    fts.add(chunk_id, path, chunk.text)
+                    fts.add(chunk_id, path, chunk.text, chunk.names)
             fts.commit()
             failpoints.reached("after_fts_committed")
             fsync_dir(self.layout.dir)
@@ -185,8 +186,8 @@ class StoreWriter:
         try:
             os.link(self.layout.hnsw_path(self.generation), hnsw_path)
             fts = FtsGenerationWriter(None, fts_dir)
-            for row in metadata.iter_chunks(self.conn):
-                fts.add(row.id, row.path, row.text)
+            for chunk_id, path, text, names in metadata.iter_text_rows(self.conn):
+                fts.add(chunk_id, path, text, names)
             fts.commit()
             fsync_dir(self.layout.dir)
             with self.conn:
@@ -239,8 +240,8 @@ class StoreWriter:
                 if path not in batch.files:
                     conn.execute("DELETE FROM files WHERE path = ?", (path,))
             conn.executemany(
-                "INSERT INTO chunks(id, path, start_line, end_line, language, hash, text) VALUES (?,?,?,?,?,?,?)",
-                [(cid, path, c.start_line, c.end_line, c.language, c.hash, c.text)
+                "INSERT INTO chunks(id, path, start_line, end_line, language, hash, text, names) VALUES (?,?,?,?,?,?,?,?)",
+                [(cid, path, c.start_line, c.end_line, c.language, c.hash, c.text, c.names)
                  for path, path_ids in ids.items() for cid, c in zip(path_ids, batch.chunks[path])],
             )
             conn.executemany(

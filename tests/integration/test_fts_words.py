@@ -18,7 +18,7 @@ from cidx.store.reader import IndexReader
 from tests.conftest import git, run_cidx
 
 FILES = {
-    # "retry" many times and nothing else: the best any-term (OR) match for "retry jitter"
+    # "retry" many times and nothing else: the best any-term (OR) match for "retry later"
     "many.py": "retry = retry or retry\nretry(retry, retry)\nretry()\n",
     # the only chunk holding both words, in a long chunk: a weaker BM25 score than many.py
     "both.py": ("def send_with_jitter(request, session, timeout, headers, cookies, proxies):\n"
@@ -64,7 +64,9 @@ def test_a_name_is_an_exact_lookup_with_nothing_partial_after_it(repo, embedder)
 
 
 def test_any_term_ranks_by_bm25_alone(repo, embedder):
-    assert paths(repo, embedder, "retry jitter", "--fts", "--any-term")[0] == "many.py"
+    # both.py holds both words, so it comes first by default; --any-term ranks by BM25: many.py.
+    assert paths(repo, embedder, "retry later", "--fts")[0] == "both.py"
+    assert paths(repo, embedder, "retry later", "--fts", "--any-term")[0] == "many.py"
 
 
 def test_a_sentence_is_not_empty_and_finds_split_identifiers(repo, embedder):
@@ -109,4 +111,5 @@ def test_an_index_of_the_older_analysis_says_to_rebuild_and_fts_only_does(tmp_pa
     run_index(config, embedder, fts_only=True)
     assert paths(config, embedder, "http server", "--fts") == ["server.py"]
     run_index(config, embedder)  # incremental indexing works again on the rebuilt text index
-    assert paths(config, embedder, "jitter", "--fts") == ["jitter.py", "both.py"]
+    # the function named send_with_jitter first (its name holds the word), then the new file
+    assert paths(config, embedder, "jitter", "--fts") == ["both.py", "jitter.py"]

@@ -142,4 +142,55 @@ def test_an_index_of_the_older_analysis_is_refused_not_misread(tmp_path):
         fts.open_reader(tmp_path / "old")
     with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
         fts.FtsGenerationWriter(tmp_path / "old", tmp_path / "next")
-    assert fts.ANALYZER_ID == "v2"
+    assert fts.ANALYZER_ID == "v3"
+
+
+def _v2_index(directory, docs):
+    """An index as v2 wrote it: words/words_cs, no names field."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("chunk_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("path", stored=False, tokenizer_name="raw")
+    for field in (fts.FIELD, fts.FIELD_CS):
+        sb.add_text_field(field, stored=False, tokenizer_name="terms", index_option="freq")
+    directory.mkdir()
+    index = tantivy.Index(sb.build(), path=str(directory))
+    index.register_tokenizer("terms", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    writer = index.writer(heap_size=15_000_000, num_threads=1)
+    for chunk_id, text in enumerate(docs):
+        doc = tantivy.Document()
+        doc.add_unsigned("chunk_id", chunk_id)
+        doc.add_text(fts.FIELD, fts.index_terms(text, lowercase=True))
+        doc.add_text(fts.FIELD_CS, fts.index_terms(text, lowercase=False))
+        writer.add_document(doc)
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def test_a_v2_index_still_answers_without_the_names_but_is_not_extended(tmp_path):
+    """Between the upgrade and the rebuild that the next `cidx index` does, full-text queries keep
+    working on the old generation; v3 documents are never added beside v2 ones."""
+    _v2_index(tmp_path / "v2", ["def parse_config(path): pass", "the config of the parser"])
+    index = fts.open_reader(tmp_path / "v2")
+    assert not fts.has_names(index)
+    query = fts.build_any_term_query("parse the config", case_sensitive=False, edit_distance=0,
+                                     names=fts.has_names(index))
+    assert sorted(found(index, query)) == [0, 1]
+    with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
+        fts.FtsGenerationWriter(tmp_path / "v2", tmp_path / "next")
+
+
+def test_a_word_in_a_definition_name_outranks_the_same_word_in_a_body(tmp_path):
+    """The names field (ADR 0013): `load` the function's name beats `load` called in a longer body,
+    in every query form; without the field's boost the body-only chunk wins (it says load twice)."""
+    writer = fts.FtsGenerationWriter(None, tmp_path / "fts")
+    writer.add(0, "a.py", "def settings(): return load(path) or load(default)", names="settings")
+    writer.add(1, "b.py", "def load_settings(path): return read(path)", names="load_settings")
+    writer.commit()
+    index = fts.open_reader(tmp_path / "fts")
+    assert fts.has_names(index)
+    how = {"case_sensitive": False, "edit_distance": 0}
+    for names, first in ((True, 1), (False, 0)):
+        assert found(index, fts.build_any_term_query("load the settings", **how, names=names))[0] == first
+        assert found(index, fts.build_query("load settings", **how, names=names))[0] == first
+    # Case-sensitive queries search words_cs only: names are lower-cased and never boost them.
+    assert found(index, fts.build_query("load settings", case_sensitive=True, edit_distance=0, names=True))[0] == 0
