@@ -256,6 +256,9 @@ class _Run:
         self._emit("commit", "")
         self.writer.commit(batch)
         failpoints.reached("after_first_batch")
+        # Deltas past their thresholds are merged here, between commits (ADR 0020): a run never
+        # leaves more than compaction.MAX_DELTAS of them for queries to ask.
+        self.writer.compact()
 
     def _emit(self, phase: str, current: str, message: str = "") -> None:
         elapsed = self.clock() - self.started

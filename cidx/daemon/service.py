@@ -162,6 +162,7 @@ class CidxDaemonService(SpecInterface, rpyc.Service):
             "cache_misses": cache.misses,
             "query_errors": cache.errors,
             "disk_loads": dict(reader.loads),
+            "segments_held": reader.segments_held,
             "indexing": state.index_cancel is not None,
             "index_progress": state.index_progress,
             "watch": state.watcher.state() if state.watcher is not None else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cidx.store import fts, metadata, vectors
+from cidx.store import fts, metadata, segments, vectors
 from cidx.store.layout import IndexLayout
 
 
@@ -27,14 +27,7 @@ def verify_index(layout: IndexLayout) -> list[str]:
         manifest = metadata.load_manifest(conn)
         if not paths_with_chunks <= set(manifest):
             problems.append(f"chunks for files missing from the manifest: {sorted(paths_with_chunks - set(manifest))[:5]}")
-        index = vectors.load_index(layout.hnsw_path(generation), int(state["dim"]))
-        try:
-            if ids:
-                found = np.asarray(index.get_items(ids))
-                if found.shape != (len(ids), int(state["dim"])):
-                    problems.append("vector index does not hold every chunk")
-        except RuntimeError as exc:
-            problems.append(f"vector index is missing chunks: {exc}")
+        problems += _check_segments(layout, conn, state, ids)
         text_index = fts.open_reader(layout.fts_dir(generation))
         if fts.num_docs(text_index) != len(ids):
             problems.append(f"full-text index has {fts.num_docs(text_index)} documents for {len(ids)} chunks")
@@ -42,3 +35,24 @@ def verify_index(layout: IndexLayout) -> list[str]:
         return problems
     finally:
         conn.close()
+
+
+def _check_segments(layout: IndexLayout, conn, state: dict, ids: list[int]) -> list[str]:
+    """Every chunk's vector is in the one segment whose id range holds it; no chunk is tombstoned."""
+    rows = segments.load_segments(conn, state)
+    tombstones = segments.load_tombstones(conn)
+    if tombstones & set(ids):
+        return ["live chunks are marked deleted (tombstones)"]
+    problems, dim = [], int(state["dim"])
+    for row in rows:
+        index = vectors.load_index(layout.hnsw_path(row.generation), dim)
+        mine = [i for i in ids if row.min_id <= i <= row.max_id]
+        try:
+            if mine and np.asarray(index.get_items(mine)).shape != (len(mine), dim):
+                problems.append(f"segment {row.generation} does not hold every chunk of its range")
+        except RuntimeError as exc:
+            problems.append(f"segment {row.generation} is missing chunks: {exc}")
+    covered = sum(1 for i in ids if any(r.min_id <= i <= r.max_id for r in rows))
+    if covered != len(ids):
+        problems.append(f"{len(ids) - covered} chunks lie in no segment")
+    return problems

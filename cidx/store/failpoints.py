@@ -11,8 +11,10 @@ import signal
 
 COMMIT_POINTS = ("after_hnsw_saved", "after_fts_committed", "before_sqlite_commit", "after_sqlite_commit",
                  "after_first_batch")
+COMPACTION_POINTS = ("compact_after_hnsw_saved", "compact_after_fts_committed", "compact_before_sqlite_commit",
+                     "compact_after_sqlite_commit")  # a compaction's generation (ADR 0020)
 MODEL_BUILD_POINTS = ("onnx_mid_write", "onnx_before_sidecar")  # writing the cached ONNX model (ADR 0017)
-POINTS = COMMIT_POINTS + MODEL_BUILD_POINTS
+POINTS = COMMIT_POINTS + COMPACTION_POINTS + MODEL_BUILD_POINTS
 
 
 def reached(name: str) -> None:

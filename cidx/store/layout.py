@@ -1,6 +1,7 @@
 """Where each store keeps its files inside `.code-indexer/index/`, and durable file helpers.
 
-A generation N is the triple (meta.sqlite rows committed with generation=N, hnsw-N.bin, fts-N/).
+A generation N is meta.sqlite's rows committed with generation=N, fts-N/, and the HNSW segments
+its segment list names: hnsw-G.bin for the generations G <= N that wrote them (ADR 0020).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-_GEN_FILE = re.compile(r"^(hnsw|fts)-(\d+)(\.bin)?$")
+_GEN_FILE = re.compile(r"^(hnsw|fts)-(\d+)(\.bin)?(\.tmp)?$")  # .tmp: a save cut short
 
 
 class IndexLayout:
@@ -43,9 +44,11 @@ class IndexLayout:
                     found.append((int(m.group(2)), entry))
         return sorted(found)
 
-    def remove_generations(self, keep: set[int]) -> None:
-        """Delete generation files not in `keep` (orphans of a crash, or superseded ones)."""
+    def remove_unreferenced(self, *, fts_keep: set[int], hnsw_keep: set[int]) -> None:
+        """Delete full-text generations not in `fts_keep` and segment files not in `hnsw_keep`
+        (orphans of a crash, superseded generations, segments merged away by a compaction)."""
         for generation, path in self.generation_files():
+            keep = fts_keep if path.name.startswith("fts-") else hnsw_keep
             if generation not in keep:
                 remove_path(path)
 

@@ -4,6 +4,9 @@ A query runs inside `IndexReader.snapshot()`: one SQLite read transaction (WAL s
 generation; the HNSW index and Tantivy index of exactly that generation are used, loaded once and
 kept (the daemon keeps an IndexReader warm; a standalone query makes a fresh one). `loads` counts
 every disk load so tests can prove that a warm cache does none.
+
+A new generation loads only the HNSW segments it does not share with the loaded one (ADR 0020): a
+one-file commit costs a refresh one small delta file, whatever the size of the base.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Iterator
 import sqlite3
 
 from cidx.fastpath.errors import IndexMissingError, StoreCorruptError
-from cidx.store import fts, metadata, vectors
+from cidx.store import fts, metadata, segments, vectors
 from cidx.store.layout import IndexLayout
 
 
@@ -54,6 +57,7 @@ class IndexReader:
         self.loads: Counter = Counter()
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._loaded: LoadedGeneration | None = None
+        self._segments: dict[int, vectors.SegmentSearcher | vectors.FlatSegment] = {}  # by generation that wrote it
         self._load_lock = threading.Lock()
 
     @property
@@ -64,6 +68,7 @@ class IndexReader:
         """Drop the loaded indexes (TTL expiry); the next snapshot loads them again."""
         with self._load_lock:
             self._loaded = None
+            self._segments = {}
         while True:
             try:
                 self._pool.get_nowait().close()
@@ -120,14 +125,29 @@ class IndexReader:
                 return current
             dim = int(state["dim"])
             chunk_count = metadata.count_rows(conn)[1]
-            hnsw = vectors.load_index(self.layout.hnsw_path(generation), dim)
-            self.loads["hnsw"] += 1
+            rows = segments.load_segments(conn, state)
+            tombstones = segments.load_tombstones(conn)
+            searchers = {row.generation: self._segment(row.generation, dim) for row in rows}
             text_index = fts.open_reader(self.layout.fts_dir(generation))
             self.loads["fts"] += 1
-            loaded = LoadedGeneration(generation, state["model"], dim, chunk_count,
-                                      vectors.VectorSearcher(hnsw, chunk_count), text_index)
+            searcher = vectors.VectorSearcher([searchers[r.generation] for r in rows], chunk_count, tombstones,
+                                              segments.tombstones_per_segment(rows, tombstones))
+            loaded = LoadedGeneration(generation, state["model"], dim, chunk_count, searcher, text_index)
             # A snapshot taken just before a commit may ask for the previous generation after a
             # newer one is cached: serve it without replacing the newer one.
             if current is None or generation > current.generation:
                 self._loaded = loaded
+                self._segments = searchers  # segments no longer listed are dropped (memory stays bounded)
             return loaded
+
+    def _segment(self, segment_generation: int, dim: int):
+        found = self._segments.get(segment_generation)
+        if found is None:
+            found = vectors.load_segment(self.layout.hnsw_path(segment_generation), dim)
+            self.loads["hnsw"] += 1
+        return found
+
+    @property
+    def segments_held(self) -> list[int]:
+        """Generations of the segments kept in memory (tests: each once, none stale)."""
+        return sorted(self._segments)

@@ -1,28 +1,31 @@
 """Writing generations: every batch of changes becomes generation N+1 in three steps, ordered so that
 a kill -9 at any instant leaves generation N or N+1, never a mix:
 
-1. hnsw-(N+1).bin written beside hnsw-N.bin (temp, fsync, rename);
+1. the batch's vectors as a new delta segment hnsw-(N+1).bin (temp, fsync, rename); the segments
+   of generation N stay as they are: a segment file is written once and never rewritten (ADR 0020);
 2. fts-(N+1)/ built from hard links of fts-N/ plus the batch's changes, committed and fsynced;
-3. one SQLite transaction changes chunks + manifest and sets state.generation = N+1 (the commit point).
+3. one SQLite transaction changes chunks + manifest, the segment list and the tombstones (ids of
+   replaced chunks still inside older segments), and sets state.generation = N+1 (the commit point).
 
-Files of generations newer than the committed one are crash orphans and are removed when a writer
-opens. The caller holds the WriterLock.
+A compaction (cidx/store/compaction.py) is a generation of its own: all segments merged into one
+new base, tombstones applied, same chunks. Files of generations newer than the committed one are
+crash orphans and are removed when a writer opens. The caller holds the WriterLock.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cidx.fastpath.errors import UsageError
-from cidx.store import failpoints, metadata, vectors
+from cidx.store import compaction, failpoints, metadata, segments, vectors
 from cidx.store.fts import FtsGenerationWriter
 from cidx.store.layout import IndexLayout, fsync_dir, remove_path
 from cidx.store.metadata import FileRow
+from cidx.store.segments import SegmentRow
 
 
 def _base_model(name) -> str:
@@ -93,9 +96,10 @@ class StoreWriter:
         self.chunking = state.get("chunking")  # what the committed chunks were cut with
         self.current_chunking = chunking
         self.next_chunk_id = int(state.get("next_chunk_id", 1))
-        self.deleted_vectors = int(state.get("deleted_vectors", 0))
-        layout.remove_generations(keep={self.generation})  # crash orphans
-        self._hnsw = None
+        self.deleted_vectors = int(state.get("deleted_vectors", 0))  # marked inside the base segment
+        segments.create_tables(self.conn)
+        self.segments = segments.load_segments(self.conn, state)
+        self._collect({self.generation}, self.segments)  # crash orphans
 
     # -- reading the committed state --------------------------------------------------------
     def manifest(self) -> dict[str, FileRow]:
@@ -115,13 +119,6 @@ class StoreWriter:
             self.conn.execute("BEGIN IMMEDIATE")
             metadata.set_state(self.conn, {"skipped": json.dumps(counts, sort_keys=True)})
 
-    def _load_hnsw(self, clear: bool):
-        if clear or not self.generation:
-            return vectors.new_index(self.dim, 1024), 0
-        if self._hnsw is None:
-            self._hnsw = vectors.load_index(self.layout.hnsw_path(self.generation), self.dim)
-        return self._hnsw, self.deleted_vectors
-
     # -- committing ---------------------------------------------------------------------------
     def commit(self, batch: Batch) -> int:
         """Write `batch` as the next generation; returns its number. On any error nothing changes."""
@@ -133,20 +130,16 @@ class StoreWriter:
                for path, chunks, offset in self._offsets(batch)}
         next_id = self.next_chunk_id + batch.chunk_count
         old_ids = [] if batch.clear else metadata.chunk_ids_for_paths(self.conn, batch.removed_paths)
+        live_segments = [] if batch.clear else list(self.segments)
         fts = None
         try:
-            index, deleted = self._load_hnsw(batch.clear)
-            for chunk_id in old_ids:
-                index.mark_deleted(chunk_id)
-            deleted += len(old_ids)
-            vectors.ensure_capacity(index, batch.chunk_count)
-            for path, path_ids in ids.items():
-                if path_ids:
-                    index.add_items(batch.vectors[path], np.asarray(path_ids, dtype=np.int64))
-            live = self._live_after(batch, old_ids)
-            if deleted > max(1000, live):
-                index, deleted = self._compact(index, batch, old_ids, ids), 0
-            vectors.save_index(index, hnsw_path)
+            if batch.chunk_count:
+                delta = vectors.new_index(self.dim, batch.chunk_count)
+                for path, path_ids in ids.items():
+                    if path_ids:
+                        delta.add_items(batch.vectors[path], np.asarray(path_ids, dtype=np.int64))
+                vectors.save_index(delta, hnsw_path)
+                live_segments.append(SegmentRow(new_gen, self.next_chunk_id, next_id - 1, batch.chunk_count))
             failpoints.reached("after_hnsw_saved")
 
             fts = FtsGenerationWriter(None if (batch.clear or not self.generation) else self.layout.fts_dir(self.generation),
@@ -160,20 +153,52 @@ class StoreWriter:
             fts.commit()
             failpoints.reached("after_fts_committed")
             fsync_dir(self.layout.dir)
-            self._commit_sqlite(batch, ids, new_gen, next_id, deleted)
+            deleted = 0 if batch.clear else self.deleted_vectors
+            self._commit_sqlite(batch, ids, new_gen, next_id, deleted, live_segments, old_ids)
             failpoints.reached("after_sqlite_commit")
         except BaseException:
-            self._hnsw = None  # the in-memory index may hold the aborted batch: reload next time
             if fts is not None:
                 fts.abort()
             remove_path(hnsw_path)
             remove_path(fts_dir)
             raise
-        old_gen, self.generation, self.next_chunk_id, self.deleted_vectors = self.generation, new_gen, next_id, deleted
-        self._hnsw = index
-        # Keep the previous generation one round: a reader that read it just before the commit may
-        # still be opening its files.
-        self.layout.remove_generations(keep={old_gen, new_gen})
+        self._advance(new_gen, live_segments, next_id=next_id, deleted=deleted)
+        return new_gen
+
+    def compact(self, force: bool = False) -> int:
+        """Merge every segment into one new base when the deltas pass their thresholds (or `force`);
+        a generation of its own with the same chunks. Returns the committed generation."""
+        plan = compaction.plan(self.conn, self.segments, force=force)
+        if plan is None:
+            return self.generation
+        new_gen = self.generation + 1
+        hnsw_path, fts_dir = self.layout.hnsw_path(new_gen), self.layout.fts_dir(new_gen)
+        fts = None
+        try:
+            merged, base_row, deleted = compaction.merge(self.layout, self.conn, self.segments, plan,
+                                                         dim=self.dim, deleted_vectors=self.deleted_vectors,
+                                                         generation=new_gen)
+            vectors.save_index(merged, hnsw_path)
+            del merged
+            failpoints.reached("compact_after_hnsw_saved")
+            fts = FtsGenerationWriter(self.layout.fts_dir(self.generation), fts_dir)
+            fts.commit()
+            failpoints.reached("compact_after_fts_committed")
+            fsync_dir(self.layout.dir)
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                segments.replace_segments(self.conn, [base_row])
+                segments.clear_tombstones(self.conn)
+                metadata.set_state(self.conn, {"generation": new_gen, "deleted_vectors": deleted, "segmented": 1})
+                failpoints.reached("compact_before_sqlite_commit")
+            failpoints.reached("compact_after_sqlite_commit")
+        except BaseException:
+            if fts is not None:
+                fts.abort()
+            remove_path(hnsw_path)
+            remove_path(fts_dir)
+            raise
+        self._advance(new_gen, [base_row], next_id=self.next_chunk_id, deleted=deleted)
         return new_gen
 
     def rebuild_fts(self) -> int:
@@ -181,10 +206,9 @@ class StoreWriter:
         if not self.generation:
             raise UsageError("nothing to rebuild yet: run `cidx index` first")
         new_gen = self.generation + 1
-        hnsw_path, fts_dir = self.layout.hnsw_path(new_gen), self.layout.fts_dir(new_gen)
+        fts_dir = self.layout.fts_dir(new_gen)
         fts = None
         try:
-            os.link(self.layout.hnsw_path(self.generation), hnsw_path)
             fts = FtsGenerationWriter(None, fts_dir)
             for chunk_id, path, text, names in metadata.iter_text_rows(self.conn):
                 fts.add(chunk_id, path, text, names)
@@ -192,15 +216,14 @@ class StoreWriter:
             fsync_dir(self.layout.dir)
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                metadata.set_state(self.conn, {"generation": new_gen, "last_index_time": time.time()})
+                segments.replace_segments(self.conn, self.segments)  # a legacy index's file gets its row
+                metadata.set_state(self.conn, {"generation": new_gen, "last_index_time": time.time(), "segmented": 1})
         except BaseException:
             if fts is not None:
                 fts.abort()
-            remove_path(hnsw_path)
             remove_path(fts_dir)
             raise
-        old_gen, self.generation = self.generation, new_gen
-        self.layout.remove_generations(keep={old_gen, new_gen})
+        self._advance(new_gen, self.segments, next_id=self.next_chunk_id, deleted=self.deleted_vectors)
         return new_gen
 
     def close(self) -> None:
@@ -214,27 +237,28 @@ class StoreWriter:
             yield path, chunks, offset
             offset += len(chunks)
 
-    def _live_after(self, batch: Batch, old_ids: list[int]) -> int:
-        committed = 0 if batch.clear else metadata.count_rows(self.conn)[1]
-        return committed - len(old_ids) + batch.chunk_count
+    def _advance(self, new_gen: int, live_segments: list[SegmentRow], *, next_id: int, deleted: int) -> None:
+        old_gen, old_segments = self.generation, self.segments
+        self.generation, self.segments, self.next_chunk_id, self.deleted_vectors = new_gen, live_segments, next_id, deleted
+        # Keep the previous generation's files one round: a reader that read it just before the
+        # commit may still be opening them.
+        self._collect({old_gen, new_gen}, old_segments + live_segments)
 
-    def _compact(self, index, batch: Batch, old_ids: list[int], ids: dict[str, list[int]]):
-        """Too many tombstones slow search and waste memory: rebuild from the live vectors."""
-        gone = set(old_ids)
-        live_ids = [] if batch.clear else [r[0] for r in self.conn.execute("SELECT id FROM chunks") if r[0] not in gone]
-        live_ids += [i for path_ids in ids.values() for i in path_ids]
-        fresh = vectors.new_index(self.dim, len(live_ids) + 1024)
-        if live_ids:
-            fresh.add_items(np.asarray(index.get_items(live_ids), dtype=np.float32), np.asarray(live_ids, dtype=np.int64))
-        return fresh
+    def _collect(self, generations: set[int], live_segments: list[SegmentRow]) -> None:
+        self.layout.remove_unreferenced(fts_keep=generations, hnsw_keep={s.generation for s in live_segments})
 
-    def _commit_sqlite(self, batch: Batch, ids, new_gen: int, next_id: int, deleted: int) -> None:
+    def _commit_sqlite(self, batch: Batch, ids, new_gen: int, next_id: int, deleted: int,
+                       live_segments: list[SegmentRow], old_ids: list[int]) -> None:
         conn = self.conn
         with conn:
             conn.execute("BEGIN IMMEDIATE")
+            segments.replace_segments(conn, live_segments)
             if batch.clear:
                 conn.execute("DELETE FROM chunks")
                 conn.execute("DELETE FROM files")
+                segments.clear_tombstones(conn)
+            else:
+                segments.add_tombstones(conn, old_ids)
             for path in batch.removed_paths:
                 conn.execute("DELETE FROM chunks WHERE path = ?", (path,))
                 if path not in batch.files:
@@ -252,6 +276,6 @@ class StoreWriter:
             metadata.set_state(conn, {
                 "generation": new_gen, "next_chunk_id": next_id, "deleted_vectors": deleted,
                 "model": self.model, "dim": self.dim, "last_index_time": time.time(),
-                "chunking": self.current_chunking,
+                "chunking": self.current_chunking, "segmented": 1,
             })
             failpoints.reached("before_sqlite_commit")

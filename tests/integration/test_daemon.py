@@ -71,6 +71,21 @@ def test_answers_like_standalone_and_second_query_loads_nothing(repo, daemon):
     assert after["cache_hits"] == before["cache_hits"] + 2 and after["cache_misses"] == before["cache_misses"]
 
 
+def test_after_many_refreshes_each_segment_is_loaded_once_and_answers_match(repo, daemon):
+    """Issue 17: every standalone `cidx index` below commits one delta segment; the daemon picks
+    each new generation up by loading only that delta (ADR 0020) and answers like a fresh reader."""
+    query(repo, "sort numbers")
+    loads = status(repo)["disk_loads"]["hnsw"]
+    for n in range(4):
+        (repo.root / "src/edited.py").write_text(f"def edited_{n}(values):\n    return sorted(values)[{n}]\n")
+        assert run_cidx("index", cwd=repo.root, env={"CIDX_NO_DAEMON": "1"}).returncode == 0
+        for argv in (["sort numbers"], ["edited", "--fts"], ["pick a sorted value", "--hybrid"]):
+            assert comparable(query(repo, *argv)) == comparable(standalone(repo, *argv))
+        now = status(repo)
+        assert now["disk_loads"]["hnsw"] == loads + n + 1  # the new delta, never the base again
+        assert len(now["segments_held"]) == len(set(now["segments_held"])) == n + 2  # base + deltas
+
+
 def test_the_cli_method_takes_the_mode_from_the_params_and_query_errors_are_data(repo, daemon):
     assert query(repo, "circleArea", "--fts")["mode"] == "fts"
     assert query(repo, "circleArea", "--hybrid")["mode"] == "hybrid"

@@ -66,6 +66,43 @@ def make_many_files(root, count):
     git(root, "add", "-A")
 
 
+def live_segments(layout: IndexLayout) -> list[int]:
+    conn = metadata.connect(layout.sqlite_path)
+    try:
+        return [r[0] for r in conn.execute("SELECT generation FROM segments ORDER BY min_id")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("point", failpoints.COMPACTION_POINTS)
+def test_kill_at_each_compaction_step_leaves_old_or_new_generation(fixture_repo, embedder, point):
+    """Commits of 10 files each; more than 2 deltas trigger a compaction inside `cidx index`
+    (ADR 0020), and the process dies at one of its steps."""
+    root = fixture_repo
+    make_many_files(root, 60)
+    write_config(Config(root=root))
+    config = Config(root=root)
+    layout = IndexLayout(config.index_dir)
+    env = {"CIDX_INDEX_BATCH_FILES": "10", "CIDX_MAX_DELTAS": "2"}
+    proc = run_cidx("index", cwd=root, env={"CIDX_FAILPOINT": point, **env}, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert verify_index(layout) == []
+    merged = point == "compact_after_sqlite_commit"
+    assert len(live_segments(layout)) == (1 if merged else 4)  # the merged base, or base + 3 deltas
+    engine = SearchEngine(IndexReader(layout), lambda: embedder)
+    assert [h.path for h in engine.query(QueryParams("function_25", "fts", 5)).hits] == ["gen/module_0025.py"]
+    semantic = engine.query(QueryParams("def function_25 return 25 item25", "semantic", 40)).hits
+    assert len({(h.path, h.start_line) for h in semantic}) == len(semantic) == 40  # no chunk twice
+    resumed = run_cidx("index", cwd=root, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_index(layout) == []
+    conn = metadata.connect(layout.sqlite_path)
+    assert metadata.count_rows(conn)[0] == 66
+    conn.close()
+    assert max(g for g, _ in layout.generation_files()) == committed_generation(config)  # orphans gone
+    assert len(live_segments(layout)) <= 3
+
+
 def test_kill_after_a_batch_keeps_that_batch_and_resumes(fixture_repo):
     root = fixture_repo
     make_many_files(root, 60)

@@ -8,12 +8,13 @@ import sqlite3
 import pytest
 
 from cidx.config import Config, write_config
-from cidx.indexer import run_index
+from cidx.indexer import INDEX_FORMAT_ID, run_index
 from cidx.fastpath.params import QueryParams
 from cidx.search.engine import SearchEngine
 from cidx.store.check import verify_index
 from cidx.store.layout import IndexLayout
 from cidx.store.reader import IndexReader
+from cidx.store.writer import StoreWriter
 from tests.conftest import FIXTURE_FILES, git
 
 
@@ -118,5 +119,33 @@ def test_old_generation_files_are_collected(indexed, embedder):
     for i in range(3):
         (config.root / "src/new_module.py").write_text(f"value = {i}\n")
         run_index(config, embedder)
-    generations = {g for g, _ in IndexLayout(config.index_dir).generation_files()}
-    assert len(generations) == 2  # the committed one and the previous one
+    layout = IndexLayout(config.index_dir)
+    fts_gens, segment_gens = _files_by_kind(layout)
+    committed = max(fts_gens)
+    assert fts_gens == {committed - 1, committed}  # the committed full text and the previous one
+    # HNSW files are segments, written once: the base and one delta per commit (ADR 0020).
+    assert segment_gens == _live_segments(layout) == {1, 2, 3, 4}
+    writer = StoreWriter(layout, model=embedder.name, dim=embedder.dim, chunking=INDEX_FORMAT_ID)
+    try:
+        merged = writer.compact(force=True)
+    finally:
+        writer.close()
+    (config.root / "src/new_module.py").write_text("value = 'last'\n")
+    run_index(config, embedder)
+    # The merged base and the new delta; the segments merged away are gone one commit later.
+    assert _files_by_kind(layout)[1] == _live_segments(layout) == {merged, merged + 1}
+    assert verify_index(layout) == []
+
+
+def _files_by_kind(layout: IndexLayout) -> tuple[set[int], set[int]]:
+    files = layout.generation_files()
+    return ({g for g, p in files if p.name.startswith("fts-")},
+            {g for g, p in files if p.name.startswith("hnsw-")})
+
+
+def _live_segments(layout: IndexLayout) -> set[int]:
+    conn = sqlite3.connect(layout.sqlite_path)
+    try:
+        return {r[0] for r in conn.execute("SELECT generation FROM segments")}
+    finally:
+        conn.close()

@@ -13,6 +13,7 @@ from cidx.fastpath.errors import UsageError
 from cidx.indexer import run_index
 from cidx.fastpath.params import parse_query_args
 from cidx.search.engine import SearchEngine
+from cidx.store import vectors
 from cidx.store.layout import IndexLayout
 from cidx.store.reader import IndexReader
 from tests.conftest import run_cidx, write_fixture_repo
@@ -72,11 +73,15 @@ def test_min_score(engine):
     assert 0 < len(kept) < len(scored) and all(h.score >= cut for h in kept)
 
 
-def test_accuracy_sets_the_search_effort(engine):
-    q(engine, "sorting", "--accuracy", "high")
-    assert engine.reader._loaded.vectors.index.ef == 400
-    q(engine, "sorting", "--accuracy", "fast")
-    assert engine.reader._loaded.vectors.index.ef == 32
+def test_accuracy_sets_the_search_effort(repo, embedder, monkeypatch):
+    # The fixture's few vectors would form a flat segment (searched exactly, no ef): a graph here.
+    monkeypatch.setattr(vectors, "FLAT_MAX", 0)
+    graph_engine = SearchEngine(IndexReader(IndexLayout(repo.index_dir)), lambda: embedder)
+    q(graph_engine, "sorting", "--accuracy", "high")
+    (segment,) = graph_engine.reader._loaded.vectors.segments
+    assert segment.index.ef == 400
+    q(graph_engine, "sorting", "--accuracy", "fast")
+    assert segment.index.ef == 32
 
 
 def test_fts_all_terms_first_then_any_term(engine):
