@@ -6,6 +6,8 @@ users as `cidx status --verify`.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from cidx.store import fts, metadata, segments, vectors
@@ -43,16 +45,17 @@ def _check_segments(layout: IndexLayout, conn, state: dict, ids: list[int]) -> l
     tombstones = segments.load_tombstones(conn)
     if tombstones & set(ids):
         return ["live chunks are marked deleted (tombstones)"]
-    problems, dim = [], int(state["dim"])
+    problems, dim, ids = [], int(state["dim"]), sorted(ids)
+    covered = 0
     for row in rows:
+        mine = ids[bisect.bisect_left(ids, row.min_id):bisect.bisect_right(ids, row.max_id)]
+        covered += len(mine)
         index = vectors.load_index(layout.hnsw_path(row.generation), dim)
-        mine = [i for i in ids if row.min_id <= i <= row.max_id]
         try:
             if mine and np.asarray(index.get_items(mine)).shape != (len(mine), dim):
                 problems.append(f"segment {row.generation} does not hold every chunk of its range")
         except RuntimeError as exc:
             problems.append(f"segment {row.generation} is missing chunks: {exc}")
-    covered = sum(1 for i in ids if any(r.min_id <= i <= r.max_id for r in rows))
     if covered != len(ids):
         problems.append(f"{len(ids) - covered} chunks lie in no segment")
     return problems

@@ -253,3 +253,16 @@ def test_dead_neighbours_of_the_query_fall_back_to_the_filter(repo, monkeypatch)
     for q in old:
         found = hits(reader, q, 5)
         assert found == exact(repo, reader, q, 5) and len(found) == 5
+
+
+def test_verify_checks_every_chunk_against_its_segment(repo):
+    from cidx.store.check import verify_index
+
+    repo.write([f"f{i}.py" for i in range(6)])
+    repo.write(["f1.py", "g.py"])
+    assert verify_index(repo.layout) == []
+    con = sqlite3.connect(repo.layout.sqlite_path)
+    con.execute("DELETE FROM segments WHERE generation = 2")  # the delta's chunks lose their segment
+    con.commit()
+    con.close()
+    assert verify_index(repo.layout) == ["10 chunks lie in no segment"]
