@@ -2,7 +2,8 @@
 side by side in one run with the same embedding engine, once with the chunking of before issue 14
 (800-character line windows, no header, no names: `cidx.source.chunker.chunk_text`) and once with
 today's (`cidx.index_producer.chunk_file`: syntax chunks, header, names). Prints chunk count,
-indexing wall time, chunks/s and index size on disk for each.
+indexing wall time, chunks/s and index size on disk for each (after a no-op run has collected the
+previous generation's files; hard links counted once).
 
     .venv/bin/python benchmarks/chunker_cost.py            # the whole standard library
     .venv/bin/python benchmarks/chunker_cost.py --quick    # a 150-file subset
@@ -61,6 +62,11 @@ def index_once(ws: common.Workspace, chunker: str) -> dict:
     files, chunks = common.index_counts(ws)
     from cidx.store.layout import IndexLayout
 
+    # A no-op run, as the next `cidx index` would: it collects the files a reader might still have
+    # been opening when the last commit landed (the generation before it, ADR 0001/0020), so the
+    # size is the index's, not the index's plus one generation of leftovers.
+    common.run([common.PYTHON, "-P", "-c", CHILD, chunker], cwd=ws.root,
+               env=common.bench_env(CIDX_NO_DAEMON="1", PYTHONPATH=str(common.PROJECT_DIR.resolve())))
     disk = IndexLayout(ws.index_dir).disk_bytes()
     common.log(f"chunker_cost: {chunker}: {chunks:,} chunks in {seconds:.0f} s, {disk / 1e6:.0f} MB")
     return {"chunker": chunker, "files": files, "chunks": chunks, "seconds": seconds, "disk_bytes": disk}

@@ -53,13 +53,18 @@ class IndexLayout:
                 remove_path(path)
 
     def disk_bytes(self) -> int:
-        total = 0
+        """Bytes the index takes: each file once, however many generations hard-link it (fts-N/ is
+        built from links of fts-(N-1)/)."""
+        total, seen = 0, set()
         for dirpath, _, files in os.walk(self.dir):
             for name in files:
                 try:
-                    total += os.stat(os.path.join(dirpath, name)).st_size
+                    st = os.stat(os.path.join(dirpath, name))
                 except OSError:
-                    pass
+                    continue
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
         return total
 
 

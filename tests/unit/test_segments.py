@@ -5,6 +5,7 @@ built through the public writer API with small seeded vectors."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 
@@ -342,3 +343,13 @@ def test_an_ordinary_commit_is_never_served_from_the_previous_vectors(repo):
     repo.write(["g.py"])  # the compaction's keys stay in the state; this generation is not one
     fresh = repo.truth["g.py"][0]
     assert hits(reader, fresh, 1) == [("g.py", 1)]
+
+
+def test_disk_size_counts_a_hard_linked_file_once(tmp_path):
+    layout = IndexLayout(tmp_path / "index")
+    (layout.dir / "fts-1").mkdir(parents=True)
+    (layout.dir / "fts-2").mkdir()
+    (layout.dir / "fts-1" / "seg").write_bytes(b"x" * 1000)
+    os.link(layout.dir / "fts-1" / "seg", layout.dir / "fts-2" / "seg")  # how fts-2 starts
+    (layout.dir / "hnsw-2.bin").write_bytes(b"y" * 10)
+    assert layout.disk_bytes() == 1010
