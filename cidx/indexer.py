@@ -94,7 +94,11 @@ ProgressFn = Callable[[ProgressEvent], None]
 
 def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool = False,
               progress: ProgressFn | None = None, should_cancel: Callable[[], bool] = lambda: False,
-              lock_wait_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic) -> IndexSummary:
+              lock_wait_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
+              on_commit: Callable[[int], None] | None = None) -> IndexSummary:
+    """`on_commit(generation)` runs after each commit of new content, before any compaction: the
+    daemon refreshes its reader there, so the commit is searchable at once and a compaction that
+    follows is served from the segments it then holds (ADR 0020)."""
     layout = IndexLayout(config.index_dir)
     lock = WriterLock(layout.lock_path).acquire(wait_seconds=lock_wait_seconds)
     try:
@@ -123,7 +127,7 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
                 clear, notice = True, VARIANT_NOTICE.format(old=writer.recorded_model, new=embedder.name)
             elif writer.generation and writer.chunking != INDEX_FORMAT_ID and not clear:
                 clear, notice = True, REBUILD_NOTICE  # never mix chunks cut or analysed two ways
-            return _Run(config, embedder, writer, clear, progress, should_cancel, clock).run(notice)
+            return _Run(config, embedder, writer, clear, progress, should_cancel, clock, on_commit).run(notice)
         except (OSError, sqlite3.OperationalError, ValueError, RuntimeError) as exc:
             check_disk_space(layout.dir, exc)  # out of space: say so, not "internal error"
             raise
@@ -147,8 +151,10 @@ class _Run:
     """The consumer: takes prepared files from the producer thread, embeds their chunks in
     token-budgeted calls across files, and commits generations (ADR 0019)."""
 
-    def __init__(self, config, embedder, writer: StoreWriter, clear, progress, should_cancel, clock):
+    def __init__(self, config, embedder, writer: StoreWriter, clear, progress, should_cancel, clock,
+                 on_commit=None):
         self.config, self.embedder, self.writer = config, embedder, writer
+        self.on_commit = on_commit or (lambda generation: None)
         self.clear, self.should_cancel, self.clock = clear, should_cancel, clock
         self.progress = progress or (lambda event: None)
         self.started = clock()
@@ -254,7 +260,7 @@ class _Run:
         if batch.is_empty():
             return
         self._emit("commit", "")
-        self.writer.commit(batch)
+        self.on_commit(self.writer.commit(batch))
         failpoints.reached("after_first_batch")
         # Deltas past their thresholds are merged here, between commits (ADR 0020): a run never
         # leaves more than compaction.MAX_DELTAS of them for queries to ask.

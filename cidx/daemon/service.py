@@ -59,7 +59,20 @@ class DaemonState:
                 log.info("watch: %s", event.message)
 
         with self.index_lock, self.cache.request():
-            run_index(self.config, self.cache.engine.embedder, progress=log_notice)
+            run_index(self.config, self.cache.engine.embedder, progress=log_notice, on_commit=self.refresh_reader)
+
+    def refresh_reader(self, generation: int) -> None:
+        """After a commit of this daemon's own indexing: load the new generation now (a delta
+        segment: milliseconds), so it is searchable at once and a compaction right after it is
+        served from memory while its base loads behind (ADR 0020). A cold cache stays cold."""
+        reader = self.cache.engine.reader
+        if reader.loaded_generation is None:
+            return
+        try:
+            with reader.snapshot():
+                pass
+        except Exception:  # noqa: BLE001 - the next query loads it and reports any error itself
+            log.warning("refreshing the reader after commit %s failed", generation, exc_info=True)
 
     def stop_watch(self) -> bool:
         watcher, self.watcher = self.watcher, None
@@ -135,7 +148,8 @@ class CidxDaemonService(SpecInterface, rpyc.Service):
             progress = _ThrottledProgress(callback, state)
             with state.cache.request():
                 return run_index(state.config, state.cache.engine.embedder, clear=bool(clear),
-                                 fts_only=bool(fts_only), progress=progress, should_cancel=cancel.is_set)
+                                 fts_only=bool(fts_only), progress=progress, should_cancel=cancel.is_set,
+                                 on_commit=state.refresh_reader)
         finally:
             state.index_cancel = None
             state.index_progress = None

@@ -1,7 +1,7 @@
-"""The HNSW vector index (hnswlib, cosine). Labels are chunk ids.
+"""HNSW segments (hnswlib, cosine; labels are chunk ids) and the search over a generation's segments.
 
-Each generation is its own file, written beside the old one (temp name, fsync, rename), so a crash
-mid-write never touches the committed generation.
+Each segment is its own file, written once beside the others (temp name, fsync, rename), so a
+crash mid-write never touches a committed one (ADR 0001, ADR 0020).
 """
 
 from __future__ import annotations
@@ -37,11 +37,6 @@ def load_index(path: Path, dim: int, *, extra_capacity: int = 0) -> hnswlib.Inde
     except (RuntimeError, OSError, ValueError) as exc:
         raise StoreCorruptError(f"{path}: unreadable vector index ({exc}); run `cidx index --clear`") from None
     return index
-
-
-def ensure_capacity(index: hnswlib.Index, needed: int) -> None:
-    if index.get_current_count() + needed > index.get_max_elements():
-        index.resize_index(max(index.get_current_count() + needed, index.get_max_elements() * 2))
 
 
 def save_index(index: hnswlib.Index, path: Path) -> None:

@@ -216,6 +216,18 @@ def test_coherent_after_standalone_reindex(repo, daemon):
     assert query(repo, "circleArea", "--fts")["hits"] == []
 
 
+def test_the_daemon_loads_its_own_commits_before_any_query(repo, daemon):
+    """Indexing in the daemon refreshes its warm reader after each commit (ADR 0020): the new
+    generation is loaded before the next query asks, and a cold cache is left cold."""
+    query(repo, "sort numbers")
+    (repo.root / "src/walrus.py").write_text("def walrus_count(herd):\n    return len(herd)\n")
+    done = run_cidx("index", cwd=repo.root)
+    assert done.returncode == 0, done.stderr
+    now = status(repo)
+    assert now["generation_loaded"] == query(repo, "walrus_count", "--fts")["generation"]
+    assert now["generation_loaded"] > 1 and len(now["segments_held"]) == 2  # base + the new delta
+
+
 def test_second_index_while_one_runs_is_refused_clearly(repo, daemon):
     with WriterLock(repo.index_dir / "writer.lock"):  # a standalone indexer holds the writer lock
         conn = connect(repo)
