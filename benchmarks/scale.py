@@ -207,16 +207,12 @@ def run(args) -> dict:
             common.log(f"one-file commit {n + 1}: {commits[-1]}")
 
     compaction_s = compact_now(writer)
-    refresh_after_compaction_s = base_loaded_s = None
+    refresh_after_compaction_s = None
     if compaction_s is not None:
         t = time.perf_counter()
         with reader.snapshot():
             pass
         refresh_after_compaction_s = time.perf_counter() - t
-        wait = getattr(reader, "wait_for_preloads", None)  # a reader that loads the merged base behind
-        if callable(wait):
-            wait()
-            base_loaded_s = time.perf_counter() - t
         phases["compacted"] = measure_queries(engine, corpus, names, sc.exact_topk(matrix, queries, K))
         common.log(f"compaction {compaction_s:.1f} s; then {phases['compacted']}")
     writer.close()
@@ -232,7 +228,6 @@ def run(args) -> dict:
         "phases": phases,
         "compaction_s": compaction_s,
         "refresh_after_compaction_s": refresh_after_compaction_s,
-        "base_loaded_after_compaction_s": base_loaded_s,
         "rss": {"after_build": rss_built, "after_reader_load": rss_reader, "end": sc.vm_status(),
                 "peak": sc.vm_status("VmHWM")},
         "disk_bytes": sc.dir_bytes(index_dir),
@@ -279,8 +274,6 @@ def summary_rows(r: dict) -> list[list[str]]:
     rows += [
         ["compaction of the 20 one-file commits, s", "n/a (the store has none)" if comp is None else f"{comp:,.1f}"],
         ["  warm reader refresh after it, ms", ms(r.get("refresh_after_compaction_s"))],
-        ["  merged base loaded behind it (refresh start -> loaded), ms",
-         "n/a" if r.get("base_loaded_after_compaction_s") is None else ms(r["base_loaded_after_compaction_s"])],
         ["process RSS after build / after reader load / end, MB",
          " / ".join(f"{r['rss'][k] / 1e6:,.0f}" for k in ("after_build", "after_reader_load", "end"))],
         ["process peak RSS (VmHWM), MB", f"{r['rss']['peak'] / 1e6:,.0f}"],

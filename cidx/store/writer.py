@@ -189,10 +189,7 @@ class StoreWriter:
                 self.conn.execute("BEGIN IMMEDIATE")
                 segments.replace_segments(self.conn, [base_row])
                 segments.clear_tombstones(self.conn)
-                # Same chunks and vectors as the generation it compacts: a warm reader may keep serving
-                # from the segments it holds while it loads the merged one (cidx/store/reader.py).
-                metadata.set_state(self.conn, {"generation": new_gen, "deleted_vectors": deleted, "segmented": 1,
-                                               "compacted_generation": new_gen, "compacted_from": self.generation})
+                metadata.set_state(self.conn, {"generation": new_gen, "deleted_vectors": deleted, "segmented": 1})
                 failpoints.reached("compact_before_sqlite_commit")
             failpoints.reached("compact_after_sqlite_commit")
         except BaseException:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 
 import numpy as np
 import pytest
@@ -175,7 +174,6 @@ def test_a_warm_reader_loads_only_new_segments_and_holds_each_once(repo):
     repo.writer.compact(force=True)
     fresh = IndexReader(repo.layout)
     assert [hits(reader, q, 10) for q in queries()] == [hits(fresh, q, 10) for q in queries()]
-    reader.wait_for_preloads()  # a compaction's base loads in the background
     assert reader.segments_held == [8]  # the merged base; the old segments are no longer held
     assert reader.loads["hnsw"] == 8
 
@@ -269,82 +267,6 @@ def test_verify_checks_every_chunk_against_its_segment(repo):
     con.commit()
     con.close()
     assert verify_index(repo.layout) == ["10 chunks lie in no segment"]
-
-
-class GatedLoads:
-    """vectors.load_segment that, for the merged base, waits until the test opens the gate: the
-    background load of a compaction is 'still running' until then."""
-
-    def __init__(self, monkeypatch, gated_generation: int):
-        self.real = vectors.load_segment
-        self.gate = threading.Event()
-        self.calls: list[int] = []
-        self.gated = f"hnsw-{gated_generation}.bin"
-        monkeypatch.setattr(vectors, "load_segment", self)
-
-    def __call__(self, path, dim):
-        self.calls.append(int(path.name.split("-")[1].split(".")[0]))
-        if path.name == self.gated:
-            assert self.gate.wait(30)
-        return self.real(path, dim)
-
-
-def _compacted_store(repo, monkeypatch):
-    monkeypatch.setattr(vectors, "FLAT_MAX", 0)  # a graph base, as in a real repository
-    repo.write([f"f{i}.py" for i in range(20)])
-    for n in range(3):
-        repo.write([f"f{n}.py"])
-    reader = IndexReader(repo.layout)
-    before = [hits(reader, q, 10) for q in queries()]
-    return reader, before
-
-
-def test_a_compaction_is_served_from_memory_while_the_merged_base_loads(repo, monkeypatch):
-    reader, before = _compacted_store(repo, monkeypatch)
-    loads = reader.loads["hnsw"]
-    gated = GatedLoads(monkeypatch, gated_generation=5)
-    assert repo.writer.compact(force=True) == 5
-    # The first query of the compaction's generation loads nothing itself and answers the same.
-    assert [hits(reader, q, 10) for q in queries()] == before
-    assert reader.loaded_generation == 5 and reader.loads["hnsw"] == loads
-    gated.gate.set()
-    reader.wait_for_preloads()
-    assert reader.segments_held == [5] and reader.loads["hnsw"] == loads + 1
-    assert [hits(reader, q, 10) for q in queries()] == before
-    assert gated.calls == [5]
-
-
-def test_a_commit_after_a_compaction_waits_for_the_base_being_loaded(repo, monkeypatch):
-    reader, _ = _compacted_store(repo, monkeypatch)
-    loads = reader.loads["hnsw"]
-    gated = GatedLoads(monkeypatch, gated_generation=5)
-    repo.writer.compact(force=True)
-    hits(reader, queries()[0], 10)  # starts the background load of hnsw-5.bin
-    repo.write(["new.py"])  # generation 6 = the merged base + a delta
-    answers: list = []
-    worker = threading.Thread(target=lambda: answers.extend(hits(reader, q, 10) for q in queries()))
-    worker.start()
-    worker.join(0.2)
-    assert worker.is_alive()  # waiting for the background load, not loading the base a second time
-    gated.gate.set()
-    worker.join(30)
-    assert answers == [exact(repo, reader, q, 10) for q in queries()]
-    assert sorted(gated.calls) == [5, 6] and reader.loads["hnsw"] == loads + 2
-    assert reader.segments_held == [5, 6]
-
-
-def test_an_ordinary_commit_is_never_served_from_the_previous_vectors(repo):
-    """Only the compaction's own generation reuses the vectors in memory: the state keys name it."""
-    repo.write([f"f{i}.py" for i in range(5)])
-    repo.write(["f1.py"])
-    reader = IndexReader(repo.layout)
-    hits(reader, queries()[0], 5)
-    repo.writer.compact(force=True)
-    repo.write(["g.py"])  # the compaction's keys stay in the state; this generation is not one
-    fresh = repo.truth["g.py"][0]
-    assert hits(reader, fresh, 1) == [("g.py", 1)]
-
-
 def test_disk_size_counts_a_hard_linked_file_once(tmp_path):
     layout = IndexLayout(tmp_path / "index")
     (layout.dir / "fts-1").mkdir(parents=True)
