@@ -132,13 +132,19 @@ def one_file_commit(writer, reader, engine, embedder, corpus, matrix, f: int, i:
     return {"file": f, "commit_s": t1 - t0, "refresh_s": t2 - t1, "searchable_s": searchable}
 
 
-def compact_now(writer: StoreWriter) -> float | None:
+def compact_now(writer: StoreWriter, minor: bool = False) -> float | None:
     """Seconds of a full compaction if the store has one (`compact`, forced past its thresholds
-    when it takes `force`); None on a store without compaction (main before segments)."""
+    when it takes `force`); with `minor`, of a merge of every segment but the base, if the store
+    has those. None on a store without them (main before segments)."""
     compact = getattr(writer, "compact", None)
     if not callable(compact):
         return None
-    kwargs = {"force": True} if "force" in inspect.signature(compact).parameters else {}
+    params = inspect.signature(compact).parameters
+    if minor and "minor" not in params:
+        return None
+    kwargs = {"force": True} if "force" in params else {}
+    if minor:
+        kwargs["minor"] = True
     t = time.perf_counter()
     compact(**kwargs)
     return time.perf_counter() - t
@@ -206,6 +212,15 @@ def run(args) -> dict:
             commits.append(one_file_commit(writer, reader, engine, embedder, corpus, matrix, int(edits[n]), n))
             common.log(f"one-file commit {n + 1}: {commits[-1]}")
 
+    minor_s = compact_now(writer, minor=True)
+    refresh_after_minor_s = None
+    if minor_s is not None:
+        t = time.perf_counter()
+        with reader.snapshot():
+            pass
+        refresh_after_minor_s = time.perf_counter() - t
+        phases["minor"] = measure_queries(engine, corpus, names, sc.exact_topk(matrix, queries, K))
+        common.log(f"minor compaction {minor_s:.1f} s; then {phases['minor']}")
     compaction_s = compact_now(writer)
     refresh_after_compaction_s = None
     if compaction_s is not None:
@@ -226,6 +241,8 @@ def run(args) -> dict:
         "cold_load_s": cold_load_s,
         "one_file_commits": commits,
         "phases": phases,
+        "minor_compaction_s": minor_s,
+        "refresh_after_minor_s": refresh_after_minor_s,
         "compaction_s": compaction_s,
         "refresh_after_compaction_s": refresh_after_compaction_s,
         "rss": {"after_build": rss_built, "after_reader_load": rss_reader, "end": sc.vm_status(),
@@ -266,13 +283,16 @@ def summary_rows(r: dict) -> list[list[str]]:
          + ("" if all(v is not None for v in found) else f" ({sum(v is None for v in found)} not found)")],
     ]
     for name, p in r["phases"].items():
-        label = "compacted" if name == "compacted" else f"{name} one-file commits"
+        label = {"compacted": "compacted (major)", "minor": "after a minor compaction"}.get(name, f"{name} one-file commits")
         rows.append([f"query k=10, {label}: median / p99 ms",
                      f"{p['median_ms']:.2f} / {p['p99_ms']:.2f}"])
         rows.append([f"  recall@10 vs exact, {label}", f"{p['recall']:.4f}"])
-    comp = r["compaction_s"]
+    comp, minor = r["compaction_s"], r.get("minor_compaction_s")
     rows += [
-        ["compaction of the 20 one-file commits, s", "n/a (the store has none)" if comp is None else f"{comp:,.1f}"],
+        ["minor compaction of the 20 one-file commits (base untouched), s",
+         "n/a (the store has none)" if minor is None else f"{minor:,.2f}"],
+        ["  warm reader refresh after it, ms", ms(r.get("refresh_after_minor_s"))],
+        ["major compaction (everything into a new base), s", "n/a (the store has none)" if comp is None else f"{comp:,.1f}"],
         ["  warm reader refresh after it, ms", ms(r.get("refresh_after_compaction_s"))],
         ["process RSS after build / after reader load / end, MB",
          " / ".join(f"{r['rss'][k] / 1e6:,.0f}" for k in ("after_build", "after_reader_load", "end"))],

@@ -81,6 +81,11 @@ def clear_tombstones(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM tombstones")
 
 
+def remove_tombstones(conn: sqlite3.Connection, ids) -> None:
+    """Tombstones a compaction applied (their vectors left the merged segment or are marked in it)."""
+    conn.executemany("DELETE FROM tombstones WHERE chunk_id = ?", [(i,) for i in ids])
+
+
 def tombstones_per_segment(rows: list[SegmentRow], tombstones) -> list[int]:
     """How many of `tombstones` fall in each segment's id range (ranges are disjoint, sorted)."""
     starts = [r.min_id for r in rows]

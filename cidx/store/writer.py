@@ -7,8 +7,8 @@ a kill -9 at any instant leaves generation N or N+1, never a mix:
 3. one SQLite transaction changes chunks + manifest, the segment list and the tombstones (ids of
    replaced chunks still inside older segments), and sets state.generation = N+1 (the commit point).
 
-A compaction (cidx/store/compaction.py) is a generation of its own: all segments merged into one
-new base, tombstones applied, same chunks. Files of generations newer than the committed one are
+A compaction (cidx/store/compaction.py) is a generation of its own: segments merged (every one
+beside the base, or all into a new base), tombstones applied, same chunks. Files of generations newer than the committed one are
 crash orphans and are removed when a writer opens. The caller holds the WriterLock.
 """
 
@@ -165,19 +165,20 @@ class StoreWriter:
         self._advance(new_gen, live_segments, next_id=next_id, deleted=deleted)
         return new_gen
 
-    def compact(self, force: bool = False) -> int:
-        """Merge every segment into one new base when the deltas pass their thresholds (or `force`);
-        a generation of its own with the same chunks. Returns the committed generation."""
-        plan = compaction.plan(self.conn, self.segments, force=force)
+    def compact(self, force: bool = False, minor: bool = False) -> int:
+        """Merge segments when they pass their thresholds (cidx/store/compaction.py), or now with
+        `force` (everything; with `minor`, everything but the base). A generation of its own with
+        the same chunks. Returns the committed generation."""
+        plan = compaction.plan(self.conn, self.segments, force=force, minor=minor)
         if plan is None:
             return self.generation
         new_gen = self.generation + 1
         hnsw_path, fts_dir = self.layout.hnsw_path(new_gen), self.layout.fts_dir(new_gen)
         fts = None
         try:
-            merged, base_row, deleted = compaction.merge(self.layout, self.conn, self.segments, plan,
-                                                         dim=self.dim, deleted_vectors=self.deleted_vectors,
-                                                         generation=new_gen)
+            merged, live_segments, deleted, applied = compaction.merge(
+                self.layout, self.conn, self.segments, plan, dim=self.dim, deleted_vectors=self.deleted_vectors,
+                generation=new_gen)
             vectors.save_index(merged, hnsw_path)
             del merged
             failpoints.reached("compact_after_hnsw_saved")
@@ -187,8 +188,8 @@ class StoreWriter:
             fsync_dir(self.layout.dir)
             with self.conn:
                 self.conn.execute("BEGIN IMMEDIATE")
-                segments.replace_segments(self.conn, [base_row])
-                segments.clear_tombstones(self.conn)
+                segments.replace_segments(self.conn, live_segments)
+                segments.remove_tombstones(self.conn, applied)
                 metadata.set_state(self.conn, {"generation": new_gen, "deleted_vectors": deleted, "segmented": 1})
                 failpoints.reached("compact_before_sqlite_commit")
             failpoints.reached("compact_after_sqlite_commit")
@@ -198,7 +199,7 @@ class StoreWriter:
             remove_path(hnsw_path)
             remove_path(fts_dir)
             raise
-        self._advance(new_gen, [base_row], next_id=self.next_chunk_id, deleted=deleted)
+        self._advance(new_gen, live_segments, next_id=self.next_chunk_id, deleted=deleted)
         return new_gen
 
     def rebuild_fts(self) -> int:

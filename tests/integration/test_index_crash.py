@@ -88,7 +88,7 @@ def test_kill_at_each_compaction_step_leaves_old_or_new_generation(fixture_repo,
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert verify_index(layout) == []
     merged = point == "compact_after_sqlite_commit"
-    assert len(live_segments(layout)) == (1 if merged else 4)  # the merged base, or base + 3 deltas
+    assert len(live_segments(layout)) == (2 if merged else 4)  # base + the merged deltas, or base + 3 deltas
     engine = SearchEngine(IndexReader(layout), lambda: embedder)
     assert [h.path for h in engine.query(QueryParams("function_25", "fts", 5)).hits] == ["gen/module_0025.py"]
     semantic = engine.query(QueryParams("def function_25 return 25 item25", "semantic", 40)).hits

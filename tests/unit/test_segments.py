@@ -197,13 +197,54 @@ def test_compaction_merges_into_one_base_and_collects_the_old_files(repo):
 def test_compaction_thresholds():
     base = SegmentRow(1, 1, 100_000, 100_000)
     deltas = [SegmentRow(g, 100_000 + g * 20, 100_019 + g * 20, 20) for g in range(2, 2 + 20)]
-    assert not compaction.needed([base] + deltas, tombstones=400, live=100_000)  # 20 one-file edits
+    edits = set(range(1, 401))  # 20 one-file edits: their old chunks are tombstones in the base
+    assert compaction.kind_needed([base] + deltas, edits, live=100_000) is None
     many = [SegmentRow(g, 100_000 + g * 20, 100_019 + g * 20, 20) for g in range(2, 3 + compaction.MAX_DELTAS)]
-    assert compaction.needed([base] + many, tombstones=0, live=100_000)
+    assert compaction.kind_needed([base] + many, edits, live=100_000) == "minor"  # the base stays
     big = [SegmentRow(2, 100_001, 110_000, 10_000)]
-    assert compaction.needed([base] + big, tombstones=0, live=110_000)  # 10% of the base
-    assert not compaction.needed([SegmentRow(1, 1, 50, 50), SegmentRow(2, 51, 70, 20)], tombstones=20, live=50)
-    assert compaction.needed([base], tombstones=30_000, live=100_000)  # a fifth of the base is dead
+    assert compaction.kind_needed([base] + big, set(), live=110_000) == "major"  # a tenth of the base
+    small = [SegmentRow(1, 1, 50, 50), SegmentRow(2, 51, 70, 20)]
+    assert compaction.kind_needed(small, set(range(1, 21)), live=50) is None  # under the minimums
+    assert compaction.kind_needed([base], set(range(1, 30_000)), live=100_000) == "major"  # a fifth dead
+    # Tombstones inside the deltas do not count against the base.
+    assert compaction.kind_needed([base] + deltas, set(range(100_040, 100_440)), live=100_000) is None
+
+
+def test_a_minor_compaction_merges_the_deltas_and_leaves_the_base_alone(repo, monkeypatch):
+    monkeypatch.setattr(vectors, "FLAT_MAX", 0)  # graphs everywhere: the merge path, not flat reads
+    repo.write([f"f{i}.py" for i in range(20)])
+    base = repo.layout.hnsw_path(1)
+    before = (base.stat().st_ino, base.read_bytes())
+    for n in range(5):
+        repo.write([f"f{n % 3}.py", f"new{n}.py"])  # f0-f2 replaced again and again: tombstones everywhere
+    reader = IndexReader(repo.layout)
+    answers = [hits(reader, q, 10) for q in queries()]
+    generation = repo.writer.compact(force=True, minor=True)
+    assert [s.generation for s in repo.writer.segments] == [1, generation]
+    assert (base.stat().st_ino, base.read_bytes()) == before
+    with IndexReader(repo.layout).snapshot() as snap:  # the base's tombstones stay; the deltas' went
+        assert snap.loaded.vectors.tombstones == frozenset(range(1, 16))
+    fresh = IndexReader(repo.layout)
+    assert [hits(fresh, q, 10) for q in queries()] == answers == [exact(repo, fresh, q, 10) for q in queries()]
+    assert [hits(reader, q, 10) for q in queries()] == answers and reader.segments_held == [1, generation]
+    # A second minor merge (into the merged segment, whose marked-deleted ids are no chunks) and a
+    # major one after it still answer exactly.
+    repo.write(["f1.py"])
+    repo.write(["f2.py"])
+    repo.writer.compact(force=True, minor=True)
+    repo.writer.compact(force=True)
+    fresh = IndexReader(repo.layout)
+    assert [hits(fresh, q, 10) for q in queries()] == [exact(repo, fresh, q, 10) for q in queries()]
+    assert len(repo.writer.segments) == 1
+
+
+def test_the_indexer_thresholds_pick_minor_merges_for_many_small_edits(repo, monkeypatch):
+    monkeypatch.setattr(compaction, "MAX_DELTAS", 3)
+    repo.write([f"f{i}.py" for i in range(50)])  # 250 vectors: the base
+    for n in range(4):
+        repo.write([f"f{n}.py"])
+    generation = repo.writer.compact()
+    assert [s.generation for s in repo.writer.segments] == [1, generation]  # the base kept
 
 
 def test_tombstones_are_counted_in_the_segment_whose_range_holds_them():
