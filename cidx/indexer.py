@@ -97,8 +97,7 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
               lock_wait_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
               on_commit: Callable[[int], None] | None = None) -> IndexSummary:
     """`on_commit(generation)` runs after each commit of new content, before any compaction: the
-    daemon refreshes its reader there, so the commit is searchable at once and a compaction that
-    follows is served from the segments it then holds (ADR 0020)."""
+    daemon refreshes its reader there, so the commit is searchable at once (ADR 0020)."""
     layout = IndexLayout(config.index_dir)
     lock = WriterLock(layout.lock_path).acquire(wait_seconds=lock_wait_seconds)
     try:
@@ -262,8 +261,8 @@ class _Run:
         self._emit("commit", "")
         self.on_commit(self.writer.commit(batch))
         failpoints.reached("after_first_batch")
-        # Deltas past their thresholds are merged here, between commits (ADR 0020): a run never
-        # leaves more than compaction.MAX_DELTAS of them for queries to ask.
+        # Segments past their thresholds are merged here, between commits (ADR 0020): a run never
+        # leaves more than compaction.MAX_DELTAS deltas for queries to ask.
         self.writer.compact()
 
     def _emit(self, phase: str, current: str, message: str = "") -> None:

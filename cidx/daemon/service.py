@@ -63,8 +63,8 @@ class DaemonState:
 
     def refresh_reader(self, generation: int) -> None:
         """After a commit of this daemon's own indexing: load the new generation now (a delta
-        segment: milliseconds), so it is searchable at once and a compaction right after it is
-        served from memory while its base loads behind (ADR 0020). A cold cache stays cold."""
+        segment: milliseconds), so it is searchable before the next query asks and that query does
+        not pay the load (ADR 0020). A cold cache stays cold."""
         reader = self.cache.engine.reader
         if reader.loaded_generation is None:
             return
