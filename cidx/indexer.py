@@ -96,8 +96,10 @@ def run_index(config: Config, embedder, *, clear: bool = False, fts_only: bool =
               progress: ProgressFn | None = None, should_cancel: Callable[[], bool] = lambda: False,
               lock_wait_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
               on_commit: Callable[[int], None] | None = None) -> IndexSummary:
-    """`on_commit(generation)` runs after each commit of new content, before any compaction: the
-    daemon refreshes its reader there, so the commit is searchable at once (ADR 0020)."""
+    """`on_commit(generation)` runs after each generation the run commits (new content first, then
+    any compaction of it): the daemon refreshes its reader there, so a commit is searchable at once
+    and a compaction's merged segment is loaded by the indexing thread, not by the next query
+    (ADR 0020)."""
     layout = IndexLayout(config.index_dir)
     lock = WriterLock(layout.lock_path).acquire(wait_seconds=lock_wait_seconds)
     try:
@@ -259,11 +261,13 @@ class _Run:
         if batch.is_empty():
             return
         self._emit("commit", "")
-        self.on_commit(self.writer.commit(batch))
+        committed = self.writer.commit(batch)
+        self.on_commit(committed)
         failpoints.reached("after_first_batch")
         # Segments past their thresholds are merged here, between commits (ADR 0020): a run never
         # leaves more than compaction.MAX_DELTAS deltas for queries to ask.
-        self.writer.compact()
+        if self.writer.compact() != committed:
+            self.on_commit(self.writer.generation)
 
     def _emit(self, phase: str, current: str, message: str = "") -> None:
         elapsed = self.clock() - self.started

@@ -62,9 +62,10 @@ class DaemonState:
             run_index(self.config, self.cache.engine.embedder, progress=log_notice, on_commit=self.refresh_reader)
 
     def refresh_reader(self, generation: int) -> None:
-        """After a commit of this daemon's own indexing: load the new generation now (a delta
-        segment: milliseconds), so it is searchable before the next query asks and that query does
-        not pay the load (ADR 0020). A cold cache stays cold."""
+        """After each generation this daemon's own indexing commits: load it now (a delta segment
+        takes milliseconds; a compaction's merged segment up to seconds at 1M chunks), so it is
+        searchable before the next query asks and that query does not pay the load (ADR 0020). A
+        cold cache stays cold."""
         reader = self.cache.engine.reader
         if reader.loaded_generation is None:
             return
