@@ -7,7 +7,8 @@ transaction as the chunk rows, so a reader's WAL snapshot sees exactly its gener
 
 Chunk ids are allocated in increasing order and every commit writes its new ids into one segment,
 so each segment covers an id range [min_id, max_id] that no other live segment overlaps: a compaction
-merges all live segments into one, and later deltas only hold larger ids.
+merges consecutive segments (every one beside the base, or all of them) into one covering their
+ranges, and later deltas only hold larger ids.
 
 An index written before segments has no `segments` table rows: its one file hnsw-N.bin (N the
 committed generation) is read as the single segment holding every id (`legacy_segment`).

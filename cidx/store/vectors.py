@@ -154,10 +154,8 @@ class VectorSearcher:
     """Read side of one generation: every live segment is asked, the answers merged by score, and
     tombstoned ids (deleted or replaced chunks still inside an older segment) dropped."""
 
-    def __init__(self, segments: list, live: int, tombstones: frozenset = frozenset(),
-                 dead_per_segment: list[int] | None = None):
-        dead = dead_per_segment if dead_per_segment is not None else [len(tombstones)] * len(segments)
-        graphs = [(s, d) for s, d in zip(segments, dead) if isinstance(s, SegmentSearcher)]
+    def __init__(self, segments: list, live: int, tombstones: frozenset, dead_per_segment: list[int]):
+        graphs = [(s, d) for s, d in zip(segments, dead_per_segment) if isinstance(s, SegmentSearcher)]
         self.segments, self.dead = [s for s, _ in graphs], [d for _, d in graphs]
         self.flat = _FlatSet([s for s in segments if isinstance(s, FlatSegment)], tombstones)
         self.live = live  # chunks of this generation

@@ -157,10 +157,7 @@ class StoreWriter:
             self._commit_sqlite(batch, ids, new_gen, next_id, deleted, live_segments, old_ids)
             failpoints.reached("after_sqlite_commit")
         except BaseException:
-            if fts is not None:
-                fts.abort()
-            remove_path(hnsw_path)
-            remove_path(fts_dir)
+            self._discard(fts, hnsw_path, fts_dir)
             raise
         self._advance(new_gen, live_segments, next_id=next_id, deleted=deleted)
         return new_gen
@@ -194,10 +191,7 @@ class StoreWriter:
                 failpoints.reached("compact_before_sqlite_commit")
             failpoints.reached("compact_after_sqlite_commit")
         except BaseException:
-            if fts is not None:
-                fts.abort()
-            remove_path(hnsw_path)
-            remove_path(fts_dir)
+            self._discard(fts, hnsw_path, fts_dir)
             raise
         self._advance(new_gen, live_segments, next_id=self.next_chunk_id, deleted=deleted)
         return new_gen
@@ -220,9 +214,7 @@ class StoreWriter:
                 segments.replace_segments(self.conn, self.segments)  # a legacy index's file gets its row
                 metadata.set_state(self.conn, {"generation": new_gen, "last_index_time": time.time(), "segmented": 1})
         except BaseException:
-            if fts is not None:
-                fts.abort()
-            remove_path(fts_dir)
+            self._discard(fts, fts_dir)
             raise
         self._advance(new_gen, self.segments, next_id=self.next_chunk_id, deleted=self.deleted_vectors)
         return new_gen
@@ -237,6 +229,14 @@ class StoreWriter:
         for path, chunks in batch.chunks.items():
             yield path, chunks, offset
             offset += len(chunks)
+
+    @staticmethod
+    def _discard(fts: FtsGenerationWriter | None, *paths) -> None:
+        """A generation that failed midway: its full-text writer rolled back, its files removed."""
+        if fts is not None:
+            fts.abort()
+        for path in paths:
+            remove_path(path)
 
     def _advance(self, new_gen: int, live_segments: list[SegmentRow], *, next_id: int, deleted: int) -> None:
         old_gen, old_segments = self.generation, self.segments
