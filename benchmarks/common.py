@@ -320,6 +320,18 @@ def prepare_workspace(repo: Path, excludes: tuple[str, ...], quick: bool, out_di
     return ws
 
 
+def copy_parts(source: Path, root: Path, parts) -> None:
+    """Copy packages (directories) and modules of `source` into `root`, over what is there, without
+    bytecode or test directories: a slice of a tree for a benchmark that needs a small repository."""
+    for part in parts:
+        src, dest = source / part, root / part
+        if src.is_dir():
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "test*"), dirs_exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+
+
 def cidx_init(ws: Workspace, *, daemon: bool, **daemon_settings) -> None:
     """`cidx init --force [--daemon]`, then daemon settings that have no CLI flag (ttl etc.)."""
     run([*CIDX, "init", "--force", *(["--daemon"] if daemon else []), str(ws.root)], cwd=ws.root)

@@ -37,19 +37,11 @@ QUERIES = ("parse a header into its parts", "send an email message over smtp", "
 
 
 def make_slice(source: Path, root: Path, parts) -> int:
+    """A fresh `root` holding `parts` of `source`; returns its number of Python files."""
     if root.exists():
         shutil.rmtree(root)
-    files = 0
-    for part in parts:
-        src = source / part
-        if src.is_dir():
-            shutil.copytree(src, root / part, ignore=shutil.ignore_patterns("__pycache__", "test*"))
-            files += sum(1 for _ in (root / part).rglob("*.py"))
-        else:
-            (root / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / part)
-            files += 1
-    return files
+    common.copy_parts(source, root, parts)
+    return sum(1 for _ in root.rglob("*.py"))
 
 
 def peak_rss_of_child(argv, *, cwd: Path, env: dict) -> tuple[float, int, str]:
@@ -110,7 +102,7 @@ def run(ctx: common.Context) -> dict:
 
         # 3. queries idle, then while the daemon indexes packages new to the slice
         idle = query_latencies(ws, threading.Event(), 60)
-        make_slice_extra(source, root, QUICK_EXTRA if ctx.quick else EXTRA)
+        common.copy_parts(source, root, QUICK_EXTRA if ctx.quick else EXTRA)
         during, stop = [], threading.Event()
         worker = threading.Thread(target=lambda: during.extend(query_latencies(ws, stop, 10_000)))
         worker.start()
@@ -139,18 +131,6 @@ def run(ctx: common.Context) -> dict:
             "raw": {"files": files, "chunks": chunks, "standalone_s": alone_s, "standalone_peak_rss": alone_rss,
                     "daemon_s": daemon_s, "daemon_peak_rss": daemon_rss, "idle_s": idle, "during_s": during,
                     "busy_index_s": busy_s, "busy_chunks": chunks_after - chunks, "loadavg": load}, "checks": []}
-
-
-def make_slice_extra(source: Path, root: Path, parts) -> None:
-    """Add `parts` to the slice already in `root` (make_slice starts over, index included)."""
-    for part in parts:
-        src = source / part
-        if src.is_dir():
-            shutil.copytree(src, root / part, ignore=shutil.ignore_patterns("__pycache__", "test*"),
-                            dirs_exist_ok=True)
-        else:
-            (root / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / part)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,7 @@ def main() -> int:
     root = args.out.resolve() / "work" / "daemon-rss-cycles"
     if root.exists():
         shutil.rmtree(root)
-    for part in SLICE:
-        src = common.DEFAULT_REPO / part
-        if src.is_dir():
-            shutil.copytree(src, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            root.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / part)
+    common.copy_parts(common.DEFAULT_REPO, root, SLICE)
     ws = common.Workspace(root, common.DEFAULT_REPO, (), True, 0, 0)
     common.cidx_init(ws, daemon=True)
     originals = {rel: (root / rel).read_text() for rel in EDITED}

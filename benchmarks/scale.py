@@ -150,6 +150,22 @@ def compact_now(writer: StoreWriter, minor: bool = False) -> float | None:
     return time.perf_counter() - t
 
 
+def compact_and_measure(writer, reader, engine, corpus, names, matrix, queries, phases: dict, phase: str,
+                        minor: bool = False) -> tuple[float | None, float | None]:
+    """A forced compaction (minor or major), then the warm reader's refresh and the queries after
+    it as phase `phase`: (compaction s, refresh s), or (None, None) on a store without that kind."""
+    seconds = compact_now(writer, minor=minor)
+    if seconds is None:
+        return None, None
+    t = time.perf_counter()
+    with reader.snapshot():
+        pass
+    refresh_s = time.perf_counter() - t
+    phases[phase] = measure_queries(engine, corpus, names, sc.exact_topk(matrix, queries, K))
+    common.log(f"{'minor' if minor else 'major'} compaction {seconds:.2f} s; then {phases[phase]}")
+    return seconds, refresh_s
+
+
 def run(args) -> dict:
     load_start = common.loadavg()
     files = max(1, args.chunks // sc.CHUNKS_PER_FILE)
@@ -212,24 +228,10 @@ def run(args) -> dict:
             commits.append(one_file_commit(writer, reader, engine, embedder, corpus, matrix, int(edits[n]), n))
             common.log(f"one-file commit {n + 1}: {commits[-1]}")
 
-    minor_s = compact_now(writer, minor=True)
-    refresh_after_minor_s = None
-    if minor_s is not None:
-        t = time.perf_counter()
-        with reader.snapshot():
-            pass
-        refresh_after_minor_s = time.perf_counter() - t
-        phases["minor"] = measure_queries(engine, corpus, names, sc.exact_topk(matrix, queries, K))
-        common.log(f"minor compaction {minor_s:.1f} s; then {phases['minor']}")
-    compaction_s = compact_now(writer)
-    refresh_after_compaction_s = None
-    if compaction_s is not None:
-        t = time.perf_counter()
-        with reader.snapshot():
-            pass
-        refresh_after_compaction_s = time.perf_counter() - t
-        phases["compacted"] = measure_queries(engine, corpus, names, sc.exact_topk(matrix, queries, K))
-        common.log(f"compaction {compaction_s:.1f} s; then {phases['compacted']}")
+    minor_s, refresh_after_minor_s = compact_and_measure(writer, reader, engine, corpus, names, matrix, queries,
+                                                         phases, "minor", minor=True)
+    compaction_s, refresh_after_compaction_s = compact_and_measure(writer, reader, engine, corpus, names, matrix,
+                                                                   queries, phases, "compacted")
     writer.close()
     result = {
         "params": {"chunks": corpus.rows, "files": files, "commit_chunks": files_per_commit * sc.CHUNKS_PER_FILE,
