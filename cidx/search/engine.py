@@ -109,7 +109,8 @@ class SearchEngine:
             return self._regex(snap, params, chunk_filter, limit)
         how = {"case_sensitive": params.case_sensitive, "edit_distance": params.edit_distance,
                "names": fts_store.has_names(snap.loaded.fts)}
-        either = fts_store.build_any_term_query(params.text, **how)
+        either = fts_store.build_any_term_query(params.text, **how,
+                                                grams=fts_store.has_name_grams(snap.loaded.fts))
         if either is None:
             raise UsageError(f"{params.text!r} has no words to search for; use --regex to match punctuation")
         pattern = None if params.edit_distance else terms_pattern(params.text, case_sensitive=params.case_sensitive)

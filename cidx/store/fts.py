@@ -14,7 +14,8 @@ from typing import Iterable
 import tantivy
 
 from cidx.fastpath.errors import StoreCorruptError
-from cidx.fastpath.analysis import any_term_terms, index_terms, is_description, query_words
+from cidx.fastpath.analysis import (any_term_terms, index_terms, is_description, name_grams, query_gram_words,
+                                    query_grams, query_words)
 from cidx.store.layout import fsync_tree, remove_path
 
 # Identifies the text analysis (cidx/fastpath/analysis.py) an index was built with; part of the recorded
@@ -22,13 +23,19 @@ from cidx.store.layout import fsync_tree, remove_path
 # v1: `\w+` runs whole, fields content/content_cs. v2 (ADR 0013): runs whole plus their words,
 # fields words/words_cs. v3: plus `names`, the names a chunk defines or lives in (cidx/source/chunk_names.py),
 # boosted in every query (a v2 index stays readable: its queries run without the boost until rebuilt).
-ANALYZER_ID = "v3"
+# v4: plus `name_grams`, the 4-grams of the names' words, for any-term queries (a v3 index stays
+# readable without them until rebuilt).
+ANALYZER_ID = "v4"
 WRITER_HEAP_BYTES = 64_000_000
 FIELD, FIELD_CS = "words", "words_cs"  # lower-cased terms; terms in their original case
 NAMES = "names"  # lower-cased terms of the chunk's definition names (and their words)
 # A query word found in a name counts 1.5 times one found in the body: measured on the dev set
 # (ADR 0013), 1.25-2 is a plateau (any-term BM25 R@10 0.61-0.63 against 0.54 without the field).
 NAMES_BOOST = 1.5
+NAME_GRAMS = "name_grams"  # 4-grams of the words of the names (cidx/fastpath/analysis.py name_grams)
+# What one query word found whole in the name grams weighs: each of its n grams counts GRAMS_BOOST / n.
+# Measured on the dev set and checked on a second, held-out-like one (ADR 0013).
+GRAMS_BOOST = 2.0
 _STALE = ("built with an older text analysis; run `cidx index --fts-only` to rebuild it")
 
 
@@ -40,6 +47,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field(FIELD, stored=False, tokenizer_name="terms", index_option="freq")
     sb.add_text_field(FIELD_CS, stored=False, tokenizer_name="terms", index_option="freq")
     sb.add_text_field(NAMES, stored=False, tokenizer_name="terms", index_option="freq")
+    sb.add_text_field(NAME_GRAMS, stored=False, tokenizer_name="terms", index_option="freq")
     return sb.build()
 
 
@@ -69,9 +77,14 @@ def has_names(index: tantivy.Index) -> bool:
     return _has_field(index, NAMES)
 
 
+def has_name_grams(index: tantivy.Index) -> bool:
+    """True for a v4 index; queries on an older one must not name the field."""
+    return _has_field(index, NAME_GRAMS)
+
+
 def is_current(index: tantivy.Index) -> bool:
     """False for an index written by an older analysis (its schema lacks this version's fields)."""
-    return is_readable(index) and has_names(index)
+    return is_readable(index) and has_names(index) and has_name_grams(index)
 
 
 def open_reader(directory: Path) -> tantivy.Index:
@@ -120,6 +133,7 @@ class FtsGenerationWriter:
         doc.add_text(FIELD, index_terms(text, lowercase=True))
         doc.add_text(FIELD_CS, index_terms(text, lowercase=False))
         doc.add_text(NAMES, index_terms(names, lowercase=True))
+        doc.add_text(NAME_GRAMS, name_grams(names))
         self.writer.add_document(doc)
 
     def commit(self) -> None:
@@ -177,14 +191,27 @@ def build_query(text: str, *, case_sensitive: bool, edit_distance: int, names: b
 
 
 def build_any_term_query(text: str, *, case_sensitive: bool, edit_distance: int,
-                         names: bool = False) -> tantivy.Query | None:
-    """BM25 over the query's terms with OR semantics (stop words dropped): what a sentence needs."""
+                         names: bool = False, grams: bool = False) -> tantivy.Query | None:
+    """BM25 over the query's terms with OR semantics (stop words dropped): what a sentence needs.
+    `grams` (a v4 index): each word is also looked up in the name grams, unless the query is
+    case-sensitive (grams are lower-case) or fuzzy (an edit distance is its own approximate match)."""
     field = FIELD_CS if case_sensitive else FIELD
     terms = any_term_terms(text, lowercase=not case_sensitive)
     if not terms:
         return None
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for t in terms
-                                        for q in _word(field, t, edit_distance, names)])
+    clauses = [q for t in terms for q in _word(field, t, edit_distance, names)]
+    if grams and not case_sensitive and not edit_distance:
+        clauses += _gram_clauses(text)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in clauses])
+
+
+def _gram_clauses(text: str) -> list[tantivy.Query]:
+    clauses = []
+    for word in query_gram_words(text):
+        grams = query_grams(word)
+        weight = GRAMS_BOOST / len(grams)  # a word counts about GRAMS_BOOST grams, however long it is
+        clauses += [tantivy.Query.boost_query(tantivy.Query.term_query(SCHEMA, NAME_GRAMS, g), weight) for g in grams]
+    return clauses
 
 
 def search(index: tantivy.Index, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cidx.store import fts
-from cidx.fastpath.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, query_words,
-                                 split_identifier)
+from cidx.fastpath.analysis import (STOP_WORDS, any_term_terms, index_terms, is_description, name_grams,
+                                    query_gram_words, query_words, split_identifier)
 
 
 @pytest.mark.parametrize("token, parts", [
@@ -142,7 +142,7 @@ def test_an_index_of_the_older_analysis_is_refused_not_misread(tmp_path):
         fts.open_reader(tmp_path / "old")
     with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
         fts.FtsGenerationWriter(tmp_path / "old", tmp_path / "next")
-    assert fts.ANALYZER_ID == "v3"
+    assert fts.ANALYZER_ID == "v4"
 
 
 def _v2_index(directory, docs):
@@ -194,3 +194,75 @@ def test_a_word_in_a_definition_name_outranks_the_same_word_in_a_body(tmp_path):
         assert found(index, fts.build_query("load settings", **how, names=names))[0] == first
     # Case-sensitive queries search words_cs only: names are lower-cased and never boost them.
     assert found(index, fts.build_query("load settings", case_sensitive=True, edit_distance=0, names=True))[0] == 0
+
+
+def test_name_grams_are_the_4_grams_of_each_distinct_word_of_the_names():
+    """Grams come from the words (`is_closed` and `isClosed` give the same ones as `is closed`), never
+    across a word boundary, and a word repeated in the names counts once; a 4-letter word is its own
+    gram, a shorter one has none."""
+    assert name_grams("isclosed") == "iscl sclo clos lose osed"
+    assert name_grams("HTTPResponse sendfile") == "http resp espo spon pons onse send endf ndfi dfil file"
+    assert name_grams("put_header putHeader") == "head eade ader"
+    assert name_grams("Message get") == "mess essa ssag sage"  # `get`: too short for a gram
+    assert name_grams("") == "" and name_grams("a_b get_id") == ""
+
+
+def test_query_gram_words_are_the_words_of_four_letters_or_more_without_stop_words():
+    assert query_gram_words("True if the connection is closed.") == ["true", "connection", "closed"]
+    assert query_gram_words("Get a header_value, or None") == ["header", "value", "none"]
+    assert query_gram_words("is it on") == []
+
+
+def _names_index(tmp_path, docs):
+    writer = fts.FtsGenerationWriter(None, tmp_path / "fts")
+    for chunk_id, (text, names) in enumerate(docs):
+        writer.add(chunk_id, f"f{chunk_id}.py", text, names=names)
+    writer.commit()
+    return fts.open_reader(tmp_path / "fts")
+
+
+def test_a_query_word_inside_a_run_together_name_is_found_by_its_grams(tmp_path):
+    """`closed` is not a term of `def isclosed` (one lower-case run, nothing to split), so word terms
+    cannot find it; its grams can, and only in the any-term query: `--fts` stays precise."""
+    index = _names_index(tmp_path, [("def isclosed(self): return self.fp is None", "HTTPResponse isclosed"),
+                                    ("def fileno(self): return self.fp.fileno()", "HTTPResponse fileno"),
+                                    ("def close(self): pass", "HTTPResponse close")])
+    assert fts.has_name_grams(index)
+    how = {"case_sensitive": False, "edit_distance": 0, "names": True}
+    assert found(index, fts.build_any_term_query("connection closed", **how)) == []
+    # `close` shares two of `closed`'s three grams: found too, after the name holding all three
+    assert found(index, fts.build_any_term_query("connection closed", **how, grams=True)) == [0, 2]
+    # a word that is also a whole name still ranks that name first: grams add to the term match
+    assert found(index, fts.build_any_term_query("close it", **how, grams=True))[0] == 2
+    # grams are lower-case and whole-word: no gram clauses for case-sensitive or fuzzy queries
+    assert found(index, fts.build_any_term_query("closed", case_sensitive=True, edit_distance=0, names=True,
+                                                 grams=True)) == []
+    assert found(index, fts.build_any_term_query("closed", case_sensitive=False, edit_distance=1, names=True,
+                                                 grams=True)) == [2]
+
+
+def test_a_v3_index_answers_without_grams_and_is_rebuilt_not_extended(tmp_path):
+    """A v3 index (names, no name grams) keeps answering until the next `cidx index` rebuilds it."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("chunk_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("path", stored=False, tokenizer_name="raw")
+    for field in (fts.FIELD, fts.FIELD_CS, fts.NAMES):
+        sb.add_text_field(field, stored=False, tokenizer_name="terms", index_option="freq")
+    (tmp_path / "v3").mkdir()
+    old = tantivy.Index(sb.build(), path=str(tmp_path / "v3"))
+    old.register_tokenizer("terms", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    doc = tantivy.Document()
+    doc.add_unsigned("chunk_id", 7)
+    doc.add_text(fts.FIELD, fts.index_terms("def isclosed(self): return closed", lowercase=True))
+    doc.add_text(fts.NAMES, "isclosed")
+    writer.add_document(doc)
+    writer.commit()
+    writer.wait_merging_threads()
+    index = fts.open_reader(tmp_path / "v3")
+    assert fts.has_names(index) and not fts.has_name_grams(index)
+    query = fts.build_any_term_query("closed connection", case_sensitive=False, edit_distance=0, names=True,
+                                     grams=fts.has_name_grams(index))
+    assert found(index, query) == [7]
+    with pytest.raises(fts.StoreCorruptError, match="--fts-only"):
+        fts.FtsGenerationWriter(tmp_path / "v3", tmp_path / "next")
