@@ -30,11 +30,16 @@ DEFINITION_MAX_CHARS = 800  # a whole definition up to this is one chunk (measur
 # sharing its chunk was found less often than one alone (ADR 0012). So a chunk holds at most one
 # definition; module code (imports, constants, a class's header lines) still joins its neighbours.
 PACK_DEFINITIONS = False
+# The same holds inside a class: a small class (up to `definition_chars`) of several methods, e.g. an
+# interface of stubs, was one chunk whose vector blended them all. It is cut between its members like a
+# large one, so each method is found on its own (ADR 0012, measured on the dev and a held-out-like set).
+SPLIT_SMALL_CLASSES = True
 MAX_DEPTH = 24  # deeper nesting (long expression chains) is cut by line windows, not recursion
 SIGNATURE_MAX_CHARS = 200
 # Recorded in the index (with the header and analyzer ids, cidx/indexer.py): changing how chunks are
 # cut makes the next `cidx index` rebuild, reusing the vectors of unchanged embedded text.
-SYNTAX_CHUNKING_ID = f"s2:{GROUP_MAX_CHARS}g/{DEFINITION_MAX_CHARS}d{'/p' if PACK_DEFINITIONS else ''}+{CHUNKING_ID}"
+SYNTAX_CHUNKING_ID = (f"s2:{GROUP_MAX_CHARS}g/{DEFINITION_MAX_CHARS}d{'/p' if PACK_DEFINITIONS else ''}"
+                      f"{'/c' if SPLIT_SMALL_CLASSES else ''}+{CHUNKING_ID}")
 
 
 def chunk_source(text: str, language: str | None, *, group_chars: int = GROUP_MAX_CHARS,
@@ -152,7 +157,8 @@ class _Chunker:
         for item in items:
             definition = item.definition = self._definition(item)
             size = self._size(item.start, item.end)
-            if size > (self.definition_chars if definition else self.group_chars):
+            if size > (self.definition_chars if definition else self.group_chars) or (
+                    not self.pack_definitions and self._holds_definitions(definition, depth)):
                 self._flush(group, scope)
                 group, group_size = [], 0
                 self._large(item, definition, scope, depth)
@@ -169,6 +175,14 @@ class _Chunker:
                 group.append(item)
                 group_size += (1 if len(group) > 1 else 0) + size
         self._flush(group, scope)
+
+    def _holds_definitions(self, definition: _Definition | None, depth: int) -> bool:
+        """A class with two or more member definitions (SPLIT_SMALL_CLASSES): cut between them."""
+        if not SPLIT_SMALL_CLASSES or definition is None or definition.kind != "class" or depth >= MAX_DEPTH:
+            return False
+        body = definition.node.child_by_field_name("body") or definition.node
+        kinds = self.functions.keys() | self.classes.keys()
+        return sum(1 for member in body.named_children if _unwrap(member).type in kinds) >= 2
 
     def _large(self, item: _Item, definition: _Definition | None, scope: tuple[str, ...], depth: int) -> None:
         if definition is not None:

@@ -99,6 +99,26 @@ def test_packing_definitions_is_the_measured_alternative():
     assert [(c.start_line, c.end_line, c.context) for c in packed] == [(1, 13, ("def a, def b, class C",))]
 
 
+def test_a_small_class_of_several_methods_gives_each_method_its_own_chunk():
+    """A class that fits in one chunk but holds several definitions (an interface of stubs) is cut
+    between them, as a large one is: its header line joins the first member. One method: one chunk."""
+    text = ("class Transport:\n    __slots__ = ()\n\n    def get_pid(self):\n        raise NotImplementedError\n\n"
+            "    @property\n    def closed(self):\n        return False\n\n\nclass One:\n    def only(self):\n"
+            "        return 1\n")
+    chunks = chunk_source(text, "python")
+    assert [(c.start_line, c.end_line, c.context) for c in chunks] == [
+        (1, 5, ("class Transport", "def get_pid")), (7, 9, ("class Transport", "def closed")),
+        (12, 14, ("class One",))]
+    packed = chunk_source(text, "python", pack_definitions=True)  # the packing alternative keeps classes whole
+    assert [(c.start_line, c.end_line) for c in packed] == [(1, 14)]
+
+
+def test_a_small_class_is_cut_between_its_members_in_brace_languages_too():
+    text = "class Pair {\n  int a() { return 1; }\n  int b() { return 2; }\n}\n"
+    chunks = chunk_source(text, "java")
+    assert [(c.start_line, c.end_line, c.context[-1]) for c in chunks] == [(1, 2, "method a"), (3, 4, "method b")]
+
+
 @pytest.mark.parametrize("text", [
     "def broken(:\n    return (\n\nclass Fine:\n    pass\n",
     "x = [1, 2\n" * 50,
