@@ -1,6 +1,6 @@
 """Section `quality`: retrieval quality (DESIGN.md §8, issue 14), measured like speed.
 
-    python benchmarks/quality.py [--corpus PATH ...] [--modes semantic,fts,hybrid] [--max-queries N]
+    python benchmarks/quality.py [--corpus PATH ... | --check-set] [--modes semantic,fts,hybrid] [--max-queries N]
                                  [--quick] [--baseline OLD.json] [--out DIR]
 
 The corpus (default: the dev set of the standard library) is copied into OUT/work/quality-*/ with every
@@ -48,8 +48,10 @@ def single_threaded_blas() -> dict:
     return chosen
 
 
-def corpus_for(corpora: list[Path] | None) -> tuple[str, list[qc.CorpusFile], list[str]]:
-    """(label, files, spec): the dev set by default, else the given trees."""
+def corpus_for(corpora: list[Path] | None, check_set: bool = False) -> tuple[str, list[qc.CorpusFile], list[str]]:
+    """(label, files, spec): the dev set by default, the held-out-like check set, else the given trees."""
+    if check_set:
+        return "check", qc.files_under(qc.DEV_ROOT, qc.CHECK_PARTS), [str(qc.DEV_ROOT), *qc.CHECK_PARTS]
     if not corpora:
         return "dev", qc.dev_set_files(), [str(qc.DEV_ROOT), *qc.DEV_PARTS]
     paths = [Path(p).resolve() for p in corpora]
@@ -167,7 +169,7 @@ def run(ctx: common.Context) -> dict:
     max_queries = getattr(args, "max_queries", None)
     if max_queries is None and ctx.quick:
         max_queries = QUICK_QUERIES
-    label, files, spec = corpus_for(getattr(args, "corpus", None))
+    label, files, spec = corpus_for(getattr(args, "corpus", None), getattr(args, "check_set", False))
     root = workspace_dir(ctx.out_dir, label, spec)
 
     t0 = time.perf_counter()
@@ -211,6 +213,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--corpus", type=Path, action="append", default=None,
                    help="a Python tree (or .py file) to build the benchmark from; repeatable "
                         "(default: the dev set of the standard library, DESIGN.md §8)")
+    p.add_argument("--check-set", action="store_true",
+                   help="the held-out-like check set (other standard-library modules) instead of the dev set")
     p.add_argument("--modes", default=",".join(MODES), help="comma-separated: semantic,fts,hybrid")
     p.add_argument("--max-queries", type=int, default=None, help="a deterministic sample of at most N queries")
     p.add_argument("--quick", action="store_true", help=f"--max-queries {QUICK_QUERIES} unless given")
@@ -224,6 +228,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.modes = modes
     if args.max_queries is not None and args.max_queries < 1:
         p.error("--max-queries must be at least 1")
+    if args.check_set and args.corpus:
+        p.error("--check-set and --corpus are two corpora: give one")
     for path in args.corpus or []:
         if not path.exists():
             p.error(f"--corpus {path}: no such file or directory")

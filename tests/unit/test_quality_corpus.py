@@ -212,3 +212,20 @@ def test_two_corpora_with_the_same_name_are_refused(tmp_path):
         qc.corpus_files([tmp_path / "a" / "lib", tmp_path / "b" / "lib"])
     with pytest.raises(qc.CorpusError):
         qc.corpus_files([tmp_path / "missing"])
+
+
+def test_the_check_set_shares_no_module_with_the_dev_set():
+    """The check set stands in for the maintainers' held-out modules: nothing tuned on the dev set may
+    be measured on a file of it (top-level packages and modules compared, so `xml` vs `xml.dom` counts)."""
+    top = lambda part: part.split("/")[0].removesuffix(".py")  # noqa: E731
+    assert not {top(p) for p in qc.CHECK_PARTS} & {top(p) for p in qc.DEV_PARTS}
+    assert len(set(qc.CHECK_PARTS)) == len(qc.CHECK_PARTS)
+
+
+def test_quality_takes_the_check_set_or_corpora_not_both(capsys):
+    from benchmarks import quality
+
+    assert quality.parse_args(["--check-set"]).check_set
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--check-set", "--corpus", "."])
+    assert "one" in capsys.readouterr().err
