@@ -13,11 +13,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+# The repository's own helpers (numpy and the standard library only, so the usearch venv above runs them).
+if __package__ in (None, ""):
+    _HERE = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.scale_corpus import exact_topk, recall_at_k, vm_status  # noqa: E402
+from cidx.store.layout import fsync_file  # noqa: E402
 
 DIM, M, EF_C, EF_S, K = 384, 16, 200, 96, 10
 
@@ -30,30 +39,10 @@ def clustered(n: int, seed: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def rss() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def timed(fn):
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
-
-
-def recall(found: list[list[int]], exact: np.ndarray) -> float:
-    return float(np.mean([len(set(f[:K]) & set(e.tolist())) / K for f, e in zip(found, exact)]))
 
 
 def query_stats(search, queries) -> tuple[float, list[list[int]]]:
@@ -71,12 +60,12 @@ def run_hnswlib(x, ids, queries, out: Path) -> dict:
     idx.init_index(max_elements=len(x), ef_construction=EF_C, M=M)
     _, build = timed(lambda: idx.add_items(x, ids))
     path = out / "h.bin"
-    _, save = timed(lambda: (idx.save_index(str(path)), fsync(path)))
+    _, save = timed(lambda: (idx.save_index(str(path)), fsync_file(path)))
     del idx
-    before = rss()
+    before = vm_status()
     loaded = hnswlib.Index(space="cosine", dim=DIM)
     _, load = timed(lambda: loaded.load_index(str(path), max_elements=0))
-    grew = rss() - before
+    grew = vm_status() - before
     loaded.set_ef(EF_S)
     med, found = query_stats(lambda q: loaded.knn_query(q.reshape(1, -1), k=K)[0][0].tolist(), queries)
     return {"build_s": build, "save_s": save, "load_s": load, "rss_mb": grew / 1e6, "query_ms": med,
@@ -88,15 +77,15 @@ def run_usearch(x, ids, queries, out: Path, view: bool) -> dict:
     idx = Index(ndim=DIM, metric="cos", dtype="f32", connectivity=M, expansion_add=EF_C, expansion_search=EF_S)
     _, build = timed(lambda: idx.add(ids, x))
     path = out / "u.usearch"
-    _, save = timed(lambda: (idx.save(str(path)), fsync(path)))
+    _, save = timed(lambda: (idx.save(str(path)), fsync_file(path)))
     del idx
-    before = rss()
+    before = vm_status()
     loaded, load = timed(lambda: Index.restore(str(path), view=view))
     loaded.expansion_search = EF_S
-    grew_after_load = rss() - before
+    grew_after_load = vm_status() - before
     med, found = query_stats(lambda q: loaded.search(q, K).keys.tolist(), queries)
     return {"build_s": build, "save_s": save, "load_s": load, "rss_mb": grew_after_load / 1e6,
-            "rss_after_queries_mb": (rss() - before) / 1e6, "query_ms": med, "found": found,
+            "rss_after_queries_mb": (vm_status() - before) / 1e6, "query_ms": med, "found": found,
             "disk_mb": path.stat().st_size / 1e6}
 
 
@@ -110,7 +99,7 @@ def main() -> None:
     rng = np.random.default_rng(2)
     queries = x[rng.integers(0, len(x), args.queries)] + 0.3 * rng.standard_normal((args.queries, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    exact = ids[np.argsort(-(queries @ x.T), axis=1)[:, :K]]
+    exact = ids[exact_topk(x, queries, K)].tolist()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -123,7 +112,7 @@ def main() -> None:
           f"{'query ms':>9} {'recall@10':>9} {'disk MB':>8}")
     for name, r in rows:
         print(f"{name:<22} {r['build_s']:>8.1f} {r['save_s'] * 1e3:>14.0f} {r['load_s'] * 1e3:>8.1f} "
-              f"{r['rss_mb']:>8.0f} {r['query_ms']:>9.3f} {recall(r['found'], exact):>9.4f} {r['disk_mb']:>8.0f}")
+              f"{r['rss_mb']:>8.0f} {r['query_ms']:>9.3f} {recall_at_k(r['found'], exact, K):>9.4f} {r['disk_mb']:>8.0f}")
 
 
 if __name__ == "__main__":
