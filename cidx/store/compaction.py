@@ -52,7 +52,7 @@ def kind_needed(rows: list[SegmentRow], tombstones, live: int) -> str | None:
     base, others = rows[0], rows[1:]
     other_vectors = sum(r.vectors for r in others)
     base_vectors = max(base.vectors, live - other_vectors, 1)
-    in_base = sum(1 for t in tombstones if base.min_id <= t <= base.max_id)
+    in_base = segments.tombstones_per_segment(rows, tombstones)[0]
     if other_vectors >= max(DELTA_SHARE * base_vectors, MIN_DELTA_VECTORS) \
             or in_base > max(TOMBSTONE_SHARE * base_vectors, 64):
         return "major"
