@@ -71,20 +71,19 @@ def evaluate(queries, ranked_lists) -> dict:
     return qm.summarize(ranks, files)
 
 
-def shipped(cands, depth=None):
+def shipped(cands):
     from cidx.search import fusion
 
-    depth = depth or fusion.candidate_depth(qm.K)
-    hits = fusion.reciprocal_rank_fusion(_hits(cands["semantic"][:depth]), _hits(cands["fts"][:depth]), qm.K)
-    return [(h.path, h.start_line, h.end_line) for h in hits]
+    return rrf(cands, fusion.RRF_K, fusion.FTS_WEIGHT, fusion.candidate_depth(qm.K))
 
 
 def rrf(cands, k=10.0, w=0.7, depth=50):
-    scores = {}
-    for side, weight in (("semantic", 1.0), ("fts", w)):
-        for rank, (p, s, e, _) in enumerate(cands[side][:depth], start=1):
-            scores[(p, s, e)] = scores.get((p, s, e), 0.0) + weight / (k + rank)
-    return sorted(scores, key=lambda key: (-scores[key], key))[:qm.K]
+    """The shipped fusion function with other settings (semantic weight 1)."""
+    from cidx.search import fusion
+
+    hits = fusion.reciprocal_rank_fusion(_hits(cands["semantic"][:depth]), _hits(cands["fts"][:depth]), qm.K,
+                                         k=k, fts_weight=w)
+    return [(h.path, h.start_line, h.end_line) for h in hits]
 
 
 def convex(cands, alpha=0.8, depth=50, exact_cos=False):

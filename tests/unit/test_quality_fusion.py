@@ -1,5 +1,6 @@
-"""The fusion replay (benchmarks/quality_fusion.py): its hand-written RRF must rank exactly as the
-shipped fusion does, or a grid replayed with it would measure something cidx does not run."""
+"""The fusion replay (benchmarks/quality_fusion.py): its first row must be hybrid as shipped (the
+fusion's own constants and candidate depth), or the grid around it would be measured from the wrong
+point."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _candidates(seed: int) -> dict:
             "fts": [[*k, 30.0 - i / 3] for i, k in enumerate(fts)], "exact": {}}
 
 
-def test_the_replayed_rrf_ranks_as_the_shipped_fusion():
+def test_the_shipped_row_uses_the_shipped_constants_and_depth():
     for seed in range(50):
         cands = _candidates(seed)
         assert qf.shipped(cands) == qf.rrf(cands, fusion.RRF_K, fusion.FTS_WEIGHT, fusion.candidate_depth(10))
