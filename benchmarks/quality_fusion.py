@@ -37,6 +37,7 @@ def collect(root: Path, queries: list[qc.Query]) -> list[dict]:
     from cidx.config import load_config
     from cidx.fastpath.errors import UsageError
     from cidx.fastpath.params import QueryParams
+    from cidx.search.query_embedding import embedding_text
     from cidx.services import make_engine
 
     engine = make_engine(load_config(root / ".code-indexer" / "config.json"))
@@ -51,7 +52,7 @@ def collect(root: Path, queries: list[qc.Query]) -> list[dict]:
             fts = engine.query(QueryParams(q.text, "fts", DEPTH, any_term=True, snippet_lines=0)).hits
         except UsageError:
             fts = ()
-        exact = vectors.search(embedder.embed_query(q.text), len(rows), len(rows))
+        exact = vectors.search(embedder.embed_query(embedding_text(q.text)), len(rows), len(rows))
         out.append({"semantic": [[h.path, h.start_line, h.end_line, h.score] for h in semantic],
                     "exact": {"%s:%d:%d" % rows[c]: round(s, 6) for c, s in exact if c in rows},
                     "fts": [[h.path, h.start_line, h.end_line, h.score] for h in fts]})

@@ -18,6 +18,7 @@ from cidx.fastpath.params import QueryParams
 from cidx.fastpath.results import Hit, QueryResult
 from cidx.search.filters import ChunkFilter
 from cidx.search.fusion import candidate_depth, reciprocal_rank_fusion
+from cidx.search.query_embedding import embedding_text
 from cidx.search.snippets import best_matching_line, first_matching_line, make_snippet, terms_pattern
 from cidx.store import fts as fts_store
 from cidx.fastpath.analysis import is_description
@@ -55,7 +56,7 @@ class SearchEngine:
         t0 = time.perf_counter()
         query_vector = None
         if params.mode in ("semantic", "hybrid"):
-            query_vector = self.embedder.embed_query(params.text)  # outside the snapshot: no DB held
+            query_vector = self.embedder.embed_query(embedding_text(params.text))  # outside the snapshot: no DB held
             timings["embed"] = (time.perf_counter() - t0) * 1e3
         with self.reader.snapshot() as snap:
             if query_vector is not None and snap.loaded.model != self.embedder.name:

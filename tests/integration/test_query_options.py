@@ -213,3 +213,12 @@ def test_queries_never_modify_the_index(repo):
     for argv in (["x"], ["circleArea", "--fts"], ["sort", "--hybrid"], ["a.b", "--fts", "--regex"]):
         assert run_cidx("query", *argv, cwd=repo.root).returncode == 0
     assert digest() == before
+
+
+@pytest.mark.parametrize("mode", [[], ["--hybrid"]])
+def test_a_closing_period_does_not_change_the_vector_query(engine, mode):
+    """A docstring-style sentence and the same words without its period rank alike (ADR 0013)."""
+    plain = q(engine, "sort a list of numbers", *mode)
+    sentence = q(engine, "sort a list of numbers.", *mode)
+    assert [(h.path, h.start_line, round(h.score, 6)) for h in sentence] == \
+        [(h.path, h.start_line, round(h.score, 6)) for h in plain]
