@@ -1,3 +1,3 @@
 """cidx: local code search with a per-repository daemon."""
 
-__version__ = "0.4.1"
+__version__ = "0.4.2"
