@@ -37,11 +37,9 @@ def collect(root: Path, queries: list[qc.Query]) -> list[dict]:
     from cidx.config import load_config
     from cidx.fastpath.errors import UsageError
     from cidx.fastpath.params import QueryParams
-    from cidx.search.query_embedding import embedding_text
     from cidx.services import make_engine
 
     engine = make_engine(load_config(root / ".code-indexer" / "config.json"))
-    embedder = engine.embedder
     with engine.reader.snapshot() as snap:
         rows = {row.id: (row.path, row.start_line, row.end_line) for row in snap.iter_chunks()}
         vectors = snap.loaded.vectors
@@ -52,7 +50,7 @@ def collect(root: Path, queries: list[qc.Query]) -> list[dict]:
             fts = engine.query(QueryParams(q.text, "fts", DEPTH, any_term=True, snippet_lines=0)).hits
         except UsageError:
             fts = ()
-        exact = vectors.search(embedder.embed_query(embedding_text(q.text)), len(rows), len(rows))
+        exact = vectors.search(engine.query_vector(q.text), len(rows), len(rows))
         out.append({"semantic": [[h.path, h.start_line, h.end_line, h.score] for h in semantic],
                     "exact": {"%s:%d:%d" % rows[c]: round(s, 6) for c, s in exact if c in rows},
                     "fts": [[h.path, h.start_line, h.end_line, h.score] for h in fts]})

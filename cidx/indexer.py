@@ -266,8 +266,9 @@ class _Run:
         failpoints.reached("after_first_batch")
         # Segments past their thresholds are merged here, between commits (ADR 0020): a run never
         # leaves more than compaction.MAX_DELTAS deltas for queries to ask.
-        if self.writer.compact() != committed:
-            self.on_commit(self.writer.generation)
+        compacted = self.writer.compact()
+        if compacted != committed:
+            self.on_commit(compacted)
 
     def _emit(self, phase: str, current: str, message: str = "") -> None:
         elapsed = self.clock() - self.started

@@ -49,6 +49,11 @@ class SearchEngine:
             self._embedder = None
         self._filter_cache = None
 
+    def query_vector(self, text: str):
+        """The vector a semantic or hybrid query searches with: `text` as the model should see it
+        (cidx/search/query_embedding.py), embedded."""
+        return self.embedder.embed_query(embedding_text(text))
+
     def query(self, params: QueryParams) -> QueryResult:
         params.validate()
         chunk_filter = ChunkFilter(params)
@@ -56,7 +61,7 @@ class SearchEngine:
         t0 = time.perf_counter()
         query_vector = None
         if params.mode in ("semantic", "hybrid"):
-            query_vector = self.embedder.embed_query(embedding_text(params.text))  # outside the snapshot: no DB held
+            query_vector = self.query_vector(params.text)  # outside the snapshot: no DB held
             timings["embed"] = (time.perf_counter() - t0) * 1e3
         with self.reader.snapshot() as snap:
             if query_vector is not None and snap.loaded.model != self.embedder.name:
